@@ -1,0 +1,350 @@
+"""`MemoryBank`: fixed-capacity storage of keys, optional values and metadata fields.
+
+Every vmem model keeps its memory in one of these and talks to it only through
+``write`` / reads / ``topk``. Slots are preallocated, so memory is bounded by the
+capacity whatever the video length. Which slot a new entry takes is the write policy's
+decision (`vmem.memory.policies`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from ..registry import MEMORY_BANKS
+from .fields import FieldSpec, parse_fields
+from .policies import WritePolicy, build_write_policy
+from .retrieval import TopkResult, topk
+
+
+@dataclass
+class MemoryRead:
+    """Entries read from a bank: ``keys`` [m, d], ``values`` [m, dv] or None, ``fields``
+    by name [m, ...], ``slots`` [m] (where they live), ``pinned`` [m], ``write_step`` [m]."""
+    keys: Tensor
+    values: Tensor | None
+    fields: dict[str, Tensor]
+    slots: Tensor
+    pinned: Tensor
+    write_step: Tensor
+
+    def __len__(self) -> int:
+        return self.keys.shape[0]
+
+
+def _as_tensor(name: str, value: Any, *, dtype: torch.dtype, device: torch.device) -> Tensor:
+    tensor = value if isinstance(value, Tensor) else torch.as_tensor(value)
+    if tensor.dtype.is_floating_point and not (dtype.is_floating_point or dtype.is_complex):
+        raise TypeError(f'{name} must hold integers or bools for a {dtype} field, got {tensor.dtype}')
+    if tensor.device != device:
+        raise ValueError(f'{name} is on {tensor.device} but the bank is on {device}')
+    return tensor.to(dtype)
+
+
+@MEMORY_BANKS.register_module()
+class MemoryBank(nn.Module):
+    """A bounded bank of ``capacity`` entries of ``dim``-d keys.
+
+    Args:
+        capacity: number of slots.
+        dim: key dimension.
+        value_dim: dimension of per-entry values stored beside the keys (None: no values).
+        fields: metadata per entry, e.g. ``dict(frame_id='int64', score='float32',
+            box=('float32', 4))``.
+        write_policy: a `WritePolicy`, its registered name or a config dict:
+            ``'FIFO'``, ``'RandomReplace'``, ``dict(type='PinnedRecent', max_pinned=1)``,
+            ``dict(type='MomentumById', id_field='instance_id', momentum=0.9)``.
+        dtype: dtype of keys and values.
+        persistent: whether the contents go into ``state_dict`` (checkpoints). Per-video
+            memories (MAMBA, SAM 2) set False; learned banks (PatchCore, MoCo) keep True.
+        seed: seed of the generator used by random policies and ``sample``.
+    """
+
+    def __init__(self, *, capacity: int, dim: int, value_dim: int | None = None,
+                 fields: Mapping[str, Any] | None = None,
+                 write_policy: WritePolicy | dict | str = 'FIFO',
+                 dtype: torch.dtype | str = torch.float32, persistent: bool = True,
+                 seed: int | None = None) -> None:
+        super().__init__()
+        for name, number in (('capacity', capacity), ('dim', dim)):
+            if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
+                raise ValueError(f'{name} must be a positive int, got {number!r}')
+        if value_dim is not None and (not isinstance(value_dim, int) or value_dim <= 0):
+            raise ValueError(f'value_dim must be a positive int or None, got {value_dim!r}')
+        dtype = parse_fields({'key': dtype})['key'].dtype if isinstance(dtype, str) else dtype
+        if not dtype.is_floating_point:
+            raise TypeError(f'dtype must be floating point, got {dtype}')
+        self.capacity, self.dim, self.value_dim = capacity, dim, value_dim
+        self.field_specs: dict[str, FieldSpec] = parse_fields(fields)
+        self.policy = build_write_policy(write_policy)
+        self.policy.check(self)
+        self.generator = torch.Generator()
+        if seed is not None:
+            self.generator.manual_seed(seed)
+
+        def buffer(name: str, tensor: Tensor) -> None:
+            self.register_buffer(name, tensor, persistent=persistent)
+
+        buffer('keys', torch.zeros(capacity, dim, dtype=dtype))
+        buffer('values', torch.zeros(capacity, value_dim, dtype=dtype) if value_dim else None)
+        for name, spec in self.field_specs.items():
+            buffer(f'field_{name}', torch.zeros(capacity, *spec.shape, dtype=spec.dtype))
+        buffer('occupied', torch.zeros(capacity, dtype=torch.bool))
+        buffer('pinned', torch.zeros(capacity, dtype=torch.bool))
+        buffer('write_step', torch.full((capacity,), -1, dtype=torch.long))
+        buffer('num_writes', torch.zeros((), dtype=torch.long))
+
+    # ----------------------------------------------------------------- state
+    @property
+    def device(self) -> torch.device:
+        return self.keys.device
+
+    @property
+    def size(self) -> int:
+        """Number of occupied slots."""
+        return int(self.occupied.sum())
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def is_full(self) -> bool:
+        return bool(self.occupied.all())
+
+    def field(self, name: str) -> Tensor:
+        """The whole [capacity, ...] column of a field (read-only use)."""
+        if name not in self.field_specs:
+            raise KeyError(f'unknown field {name!r}; the bank has {sorted(self.field_specs)}')
+        return getattr(self, f'field_{name}')
+
+    def _apply(self, fn, recurse=True):
+        # .to(dtype) / .half() convert keys and values but must not round metadata
+        # (frame ids in float16, timestamps in bfloat16 would be corrupted).
+        super()._apply(fn, recurse)
+        for name, spec in self.field_specs.items():
+            column = getattr(self, f'field_{name}')
+            if column.dtype != spec.dtype:
+                setattr(self, f'field_{name}', column.to(spec.dtype))
+        return self
+
+    def reset(self) -> None:
+        """Empty the bank (e.g. at the start of a new video)."""
+        self.occupied.zero_()
+        self.pinned.zero_()
+        self.write_step.fill_(-1)
+        self.num_writes.zero_()
+
+    def extra_repr(self) -> str:
+        return (f'capacity={self.capacity}, dim={self.dim}, value_dim={self.value_dim}, '
+                f'fields={sorted(self.field_specs)}, policy={type(self.policy).__name__}')
+
+    # ----------------------------------------------------------------- writes
+    def _validate_write(self, keys, values, pinned, fields) -> tuple[Tensor, Tensor | None, Tensor, dict]:
+        if not isinstance(keys, Tensor):
+            raise TypeError(f'keys must be a torch.Tensor, got {type(keys).__name__}')
+        if keys.ndim != 2 or keys.shape[1] != self.dim:
+            raise ValueError(f'keys must have shape [num, {self.dim}], got {tuple(keys.shape)}')
+        if not keys.is_floating_point():
+            raise TypeError(f'keys must be floating point, got {keys.dtype}')
+        if keys.device != self.device:
+            raise ValueError(f'keys are on {keys.device} but the bank is on {self.device}')
+        if not torch.isfinite(keys).all():
+            raise ValueError('keys contain NaN or Inf')
+        num = keys.shape[0]
+        if self.value_dim is None and values is not None:
+            raise ValueError('values given, but the bank was built without value_dim')
+        if self.value_dim is not None:
+            if not isinstance(values, Tensor) or values.shape != (num, self.value_dim):
+                got = tuple(values.shape) if isinstance(values, Tensor) else values
+                raise ValueError(f'values must be a tensor of shape [{num}, {self.value_dim}], got {got}')
+            if values.device != self.device:
+                raise ValueError(f'values are on {values.device} but the bank is on {self.device}')
+            if not torch.isfinite(values).all():
+                raise ValueError('values contain NaN or Inf')
+        unknown = set(fields) - set(self.field_specs)
+        if unknown:
+            raise ValueError(f'unknown fields {sorted(unknown)}; the bank has {sorted(self.field_specs)}')
+        missing = set(self.field_specs) - set(fields)
+        if missing:
+            raise ValueError(f'missing fields {sorted(missing)} in write')
+        checked = {}
+        for name, spec in self.field_specs.items():
+            column = _as_tensor(f'field {name!r}', fields[name], dtype=spec.dtype, device=self.device)
+            if column.ndim == 0:
+                column = column.expand(num, *spec.shape)
+            if tuple(column.shape) != (num, *spec.shape):
+                raise ValueError(f'field {name!r} must have shape {[num, *spec.shape]}, got {list(column.shape)}')
+            checked[name] = column
+        if pinned is None:
+            pinned_mask = torch.zeros(num, dtype=torch.bool, device=self.device)
+        else:
+            if not self.policy.supports_pinning:
+                raise ValueError(f'write policy {type(self.policy).__name__} does not support pinned entries')
+            pinned_mask = _as_tensor('pinned', pinned, dtype=torch.bool, device=self.device)
+            pinned_mask = pinned_mask.expand(num) if pinned_mask.ndim == 0 else pinned_mask
+            if pinned_mask.shape != (num,):
+                raise ValueError(f'pinned must be a bool or a bool tensor of shape [{num}]')
+        return keys.to(self.keys.dtype), None if values is None else values.to(self.keys.dtype), pinned_mask, checked
+
+    @torch.no_grad()
+    def write(self, keys: Tensor, values: Tensor | None = None, *,
+              pinned: bool | Tensor | None = None, **fields: Any) -> Tensor:
+        """Store new entries; returns the slot of each one (-1 where the policy dropped it).
+
+        ``fields`` gives every declared field, as a tensor [num, ...] or a scalar for all.
+        Invalid input raises before anything is changed.
+        """
+        keys, values, pinned, fields = self._validate_write(keys, values, pinned, fields)
+        unique = self.policy.unique_field
+        if unique is not None and len(fields[unique]) != len(fields[unique].unique()):
+            return self._write_in_rounds(keys, values, pinned, fields, fields[unique])
+        return self._apply_plan(keys, values, pinned, fields)
+
+    def _write_in_rounds(self, keys, values, pinned, fields, ids) -> Tensor:
+        # Repeated ids in one call are applied in order: round r holds each id's r-th entry.
+        occurrence = torch.zeros_like(ids)
+        for position in range(1, len(ids)):
+            occurrence[position] = int((ids[:position] == ids[position]).sum())
+        slots = torch.full((len(ids),), -1, dtype=torch.long, device=self.device)
+        for round_index in range(int(occurrence.max()) + 1):
+            chosen = (occurrence == round_index).nonzero().squeeze(1)
+            slots[chosen] = self._apply_plan(
+                keys[chosen], None if values is None else values[chosen], pinned[chosen],
+                {name: column[chosen] for name, column in fields.items()})
+        return slots
+
+    def _apply_plan(self, keys, values, pinned, fields) -> Tensor:
+        num = keys.shape[0]
+        plan = self.policy.plan(self, num_new=num, pinned=pinned, fields=fields)
+        slots = plan.slots.clone()
+        valid = slots >= 0
+        if valid.any() and slots[valid].unique().numel() != int(valid.sum()):
+            # Two entries planned for one slot: the later wins, as in a sequential write.
+            position = torch.arange(num, device=self.device)
+            last = torch.full((self.capacity,), -1, dtype=torch.long, device=self.device)
+            last.scatter_reduce_(0, slots[valid], position[valid], reduce='amax')
+            slots[valid & (last[slots.clamp(min=0)] != position)] = -1
+        kept = (slots >= 0).nonzero().squeeze(1)
+        targets = slots[kept]
+        new_keys = keys[kept]
+        if plan.blend is not None and plan.blend.any():
+            blend = plan.blend[kept]
+            mixed = plan.momentum * self.keys[targets[blend]] + (1 - plan.momentum) * new_keys[blend]
+            if plan.normalize:
+                mixed = torch.nn.functional.normalize(mixed, dim=1)
+            new_keys[blend] = mixed
+        self.keys[targets] = new_keys
+        if values is not None:
+            self.values[targets] = values[kept]
+        for name, column in fields.items():
+            self.field(name)[targets] = column[kept]
+        self.occupied[targets] = True
+        self.pinned[targets] = pinned[kept]
+        self.write_step[targets] = self.num_writes + kept
+        self.num_writes += num
+        return slots
+
+    @torch.no_grad()
+    def remove(self, where: Tensor) -> int:
+        """Empty the slots selected by a bool mask [capacity] or slot indices; returns
+        how many entries were removed."""
+        mask = self._where(where)
+        removed = int(mask.sum())
+        self.occupied[mask] = False
+        self.pinned[mask] = False
+        self.write_step[mask] = -1
+        return removed
+
+    # ----------------------------------------------------------------- reads
+    def _where(self, where: Tensor | None) -> Tensor:
+        """Occupied slots, optionally restricted by a bool mask or slot indices."""
+        if where is None:
+            return self.occupied.clone()
+        if not isinstance(where, Tensor):
+            raise TypeError(f'where must be a bool mask or slot indices tensor, got {type(where).__name__}')
+        if where.device != self.device:
+            raise ValueError(f'where is on {where.device} but the bank is on {self.device}')
+        if where.dtype == torch.bool:
+            if where.shape != (self.capacity,):
+                raise ValueError(f'a where mask must have shape [{self.capacity}], got {list(where.shape)}')
+            return where & self.occupied
+        if where.dtype.is_floating_point or where.ndim != 1:
+            raise ValueError('where must be a bool mask [capacity] or a 1-D tensor of slot indices')
+        if len(where) and (where.min() < 0 or where.max() >= self.capacity):
+            raise ValueError(f'slot indices must be in [0, {self.capacity})')
+        mask = torch.zeros(self.capacity, dtype=torch.bool, device=self.device)
+        mask[where] = True
+        return mask & self.occupied
+
+    def mask(self, **conditions: Any) -> Tensor:
+        """Bool [capacity] of occupied entries whose fields equal the given values;
+        a value may also be a ``(low, high)`` tuple meaning low <= field < high
+        (None for an open end)."""
+        mask = self.occupied.clone()
+        for name, condition in conditions.items():
+            column = self.field(name)
+            if isinstance(condition, tuple):
+                low, high = condition
+                if low is not None:
+                    mask &= column >= low
+                if high is not None:
+                    mask &= column < high
+            else:
+                mask &= column == condition
+        return mask
+
+    def gather(self, slots: Tensor) -> MemoryRead:
+        """Entries at ``slots`` (any shape); -1 slots give zeros."""
+        safe = slots.clamp(min=0)
+        empty = (slots < 0).unsqueeze(-1)
+        return MemoryRead(
+            keys=self.keys[safe].masked_fill(empty, 0),
+            values=None if self.values is None else self.values[safe].masked_fill(empty, 0),
+            fields={name: self.field(name)[safe] for name in self.field_specs},
+            slots=slots, pinned=self.pinned[safe] & ~empty.squeeze(-1),
+            write_step=self.write_step[safe].masked_fill(empty.squeeze(-1), -1))
+
+    def read(self, where: Tensor | None = None, *, oldest_first: bool = False) -> MemoryRead:
+        """All occupied entries (optionally only ``where``), in slot order or oldest first."""
+        slots = self._where(where).nonzero().squeeze(1)
+        if oldest_first:
+            slots = slots[self.write_step[slots].argsort()]
+        return self.gather(slots)
+
+    def sample(self, num: int, where: Tensor | None = None) -> MemoryRead:
+        """``num`` random distinct entries (all of them if fewer are stored): MAMBA's
+        light-weight key set."""
+        slots = self._where(where).nonzero().squeeze(1)
+        pick = torch.randperm(len(slots), generator=self.generator)[:num].to(self.device)
+        return self.gather(slots[pick.sort().values])
+
+    def recent(self, num: int, where: Tensor | None = None) -> MemoryRead:
+        """The ``num`` most recently written entries, oldest first."""
+        slots = self._where(where).nonzero().squeeze(1)
+        newest = self.write_step[slots].topk(min(num, len(slots))).indices
+        return self.read(slots[newest], oldest_first=True)
+
+    def rank(self, field: str, num: int, where: Tensor | None = None,
+             largest: bool = True) -> MemoryRead:
+        """The ``num`` entries with the largest (or smallest) scalar ``field``, e.g. score."""
+        column = self.field(field)
+        if column.ndim != 1:
+            raise ValueError(f'rank needs a scalar field; {field!r} has shape {list(column.shape[1:])}')
+        slots = self._where(where).nonzero().squeeze(1)
+        best = column[slots].topk(min(num, len(slots)), largest=largest).indices
+        return self.gather(slots[best])
+
+    def topk(self, queries: Tensor, k: int, *, metric: str = 'ip', where: Tensor | None = None,
+             backend: str = 'auto', precision: str = 'fp32') -> TopkResult:
+        """Top-k stored entries per query (see `vmem.memory.retrieval.topk`); the result's
+        ``indices`` are slots, usable with `gather`. Empty slots are never returned."""
+        if self.size == 0:
+            raise ValueError('the memory bank is empty: nothing to retrieve from')
+        mask = self._where(where)
+        keys = self.keys
+        if queries.dtype != keys.dtype:
+            raise TypeError(f'queries ({queries.dtype}) must have the bank dtype ({keys.dtype})')
+        return topk(queries, keys, k, metric=metric, mask=None if mask.all() else mask,
+                    backend=backend, precision=precision, check_finite=False)
