@@ -122,11 +122,14 @@ class MemoryBank(nn.Module):
     def _apply(self, fn, recurse=True):
         # .to(dtype) / .half() convert keys and values but must not round metadata
         # (frame ids in float16, timestamps in bfloat16 would be corrupted).
+        # Casting back afterwards would be too late (1.7e9 is inf in float16), so a field
+        # whose dtype fn changed is rebuilt from its original, moved to fn's device only.
+        originals = {name: self.field(name) for name in self.field_specs}
         super()._apply(fn, recurse)
         for name, spec in self.field_specs.items():
-            column = getattr(self, f'field_{name}')
+            column = self.field(name)
             if column.dtype != spec.dtype:
-                setattr(self, f'field_{name}', column.to(spec.dtype))
+                setattr(self, f'field_{name}', originals[name].to(column.device))
         return self
 
     def reset(self) -> None:

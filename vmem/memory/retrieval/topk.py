@@ -84,10 +84,22 @@ def _check_inputs(queries, keys, k, metric, mask, backend, precision, check_fini
             raise ValueError(f'mask must be a bool tensor of shape [{keys.shape[0]}]')
         if mask.device != keys.device:
             raise ValueError(f'mask is on {mask.device} but keys are on {keys.device}')
-    if not torch.isfinite(queries).all():
+    if not all_finite(queries):
         raise ValueError('queries contain NaN or Inf')
-    if check_finite and not torch.isfinite(keys).all():
+    if check_finite and not all_finite(keys):
         raise ValueError('keys contain NaN or Inf')
+
+
+def all_finite(tensor: Tensor) -> bool:
+    """Whether every element is finite, in one streaming pass on the common path.
+
+    A NaN or Inf anywhere makes the sum non-finite, so a finite sum proves the tensor
+    finite; ``isfinite(x).all()`` would allocate a mask as large as a bank. Only a
+    non-finite sum (overflow of huge values is possible) takes the exact check.
+    """
+    if torch.isfinite(tensor.sum(dtype=torch.float32)):
+        return True
+    return bool(torch.isfinite(tensor).all())
 
 
 def _pick_backend(backend: str, queries: Tensor, k: int, precision: str) -> str:

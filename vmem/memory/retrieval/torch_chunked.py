@@ -11,9 +11,9 @@ faster than ``(q @ keys.T).topk(k)``, not just leaner (see tools/benchmark/retri
   at most k-1 groups can beat it), so a cheap vectorised max over groups shrinks the
   row before ``topk`` sorts anything.
 
-On CPU the float32 GEMM goes through numpy's OpenBLAS on zero-copy views: on the AMD
-build machines torch's MKL path skips AVX-512 and ran 5-20% slower on these shapes.
-Set ``VMEM_CPU_GEMM=torch`` to use torch's instead.
+On CPU, large float32 GEMMs go through numpy's OpenBLAS on zero-copy views: on the AMD
+build machines torch's MKL path ran 5-20% slower on those shapes (MKL does not use
+AVX-512 on AMD). Set ``VMEM_CPU_GEMM=torch`` to use torch's everywhere.
 """
 from __future__ import annotations
 
@@ -29,14 +29,20 @@ DEFAULT_CHUNK_ELEMENTS = 1 << 23  # 32 MiB of float32 scores
 MIN_QUERY_BLOCK = 256
 
 
-def _use_numpy_gemm(queries: Tensor) -> bool:
+# Below this many FLOPs per block, handing work between OpenBLAS' and torch's thread
+# pools (both spin-wait) costs more than OpenBLAS' faster kernels save.
+NUMPY_GEMM_MIN_FLOPS = 4e9
+
+
+def _use_numpy_gemm(queries: Tensor, keys: Tensor) -> bool:
     return (queries.device.type == 'cpu' and queries.dtype == torch.float32
+            and 2.0 * queries.shape[0] * keys.shape[0] * queries.shape[1] >= NUMPY_GEMM_MIN_FLOPS
             and os.environ.get('VMEM_CPU_GEMM', 'numpy') == 'numpy')
 
 
 def _block_scores(queries: Tensor, keys: Tensor, out: Tensor) -> Tensor:
     """``out = queries @ keys.T`` in float32."""
-    if _use_numpy_gemm(queries):
+    if _use_numpy_gemm(queries, keys):
         np.matmul(queries.numpy(), keys.numpy().T, out=out.numpy())
     elif queries.dtype == torch.float32:
         torch.mm(queries, keys.T, out=out)
@@ -51,7 +57,7 @@ def _block_scores(queries: Tensor, keys: Tensor, out: Tensor) -> Tensor:
 def _group_size(length: int, k: int) -> int:
     """Group size for two-stage selection, or 1 when plain topk is as cheap."""
     for group in (16, 8):
-        if length >= 8 * k * group:
+        if length >= 4 * k * group:
             return group
     return 1
 
