@@ -15,7 +15,7 @@ pytest.importorskip('triton')
 MODULE = Path(__file__).resolve().parents[2] / 'vmem' / 'memory' / 'retrieval' / 'triton_fused.py'
 
 SCRIPT = r'''
-import importlib.util, sys, time
+import importlib.util, sys, time, traceback
 import torch
 
 spec = importlib.util.spec_from_file_location('triton_fused', sys.argv[1])
@@ -25,8 +25,19 @@ torch.manual_seed(0)
 failures = []
 
 
-def check(name, q, keys, k, scale=None, bias=None, precision='fp32', masked=None):
+def check(name, *args, **kwargs):
     t0 = time.time()
+    try:
+        errs = compare(*args, **kwargs)
+    except Exception:
+        errs = ['raised:\n' + traceback.format_exc()]
+    status = 'FAIL' if errs else 'ok'
+    print(f'{status:4} {name:38} {time.time() - t0:5.2f}s ' + '; '.join(errs), flush=True)
+    if errs:
+        failures.append(name)
+
+
+def compare(q, keys, k, scale=None, bias=None, precision='fp32', masked=None):
     s, i = mod.fused_mips_topk(q, keys, k, key_scale=scale, key_bias=bias, precision=precision)
     ref = q.float() @ keys.float().T
     if scale is not None:
@@ -62,10 +73,7 @@ def check(name, q, keys, k, scale=None, bias=None, precision='fp32', masked=None
             if masked is not None and bool(masked[row].any()):
                 errs.append(f'masked key returned in row {r}')
                 break
-    status = 'FAIL' if errs else 'ok'
-    print(f'{status:4} {name:34} {time.time() - t0:6.2f}s ' + '; '.join(errs), flush=True)
-    if errs:
-        failures.append(name)
+    return errs
 
 
 n, N, d = 37, 301, 45  # none a multiple of any block size
@@ -88,6 +96,7 @@ check('precision=tf32 k=10 (rescored)', q, keys, 10, precision='tf32')
 check('precision=bf16 k=64 (2x oversample)', q, keys, 64, precision='bf16')
 check('precision=bf16 k=100 (exact fallback)', q, keys, 100, precision='bf16')
 check('tiny d=3 N=5 k=N', torch.randn(3, 3), torch.randn(5, 3), 5)
+check('long bank n=3 k=2 (tile skipping)', torch.randn(3, 16), torch.randn(5000, 16), 2)
 dup = torch.randn(40, 20).repeat(4, 1)  # exact ties everywhere
 check('duplicate keys k=16', torch.randn(9, 20), dup, 16)
 

@@ -4,8 +4,8 @@ The n x N score matrix is never materialised.  The grid is (query blocks, bank s
 each program owns BLOCK_M queries and a contiguous run of key tiles, scores each tile with
 `tl.dot`, and folds it into a running top-K kept in registers.  Each program writes its K
 survivors to a candidate buffer of shape [n, splits, K] (int64), and one `torch.topk` over
-the last two dims merges the splits.  Splits only exist to fill the GPU when n is small, so
-splits * K stays far below N.
+the last two dims merges the splits.  Splits only exist to fill the GPU when n is small, and
+every split spans >= 4 tiles of 128 keys, so the buffer holds at most N / 4 entries per row.
 
 A candidate is one int64: (score mapped to an order-preserving int32) << 32 | key index.
 Sorting that single word orders by score and carries the index along for free, and makes
@@ -19,10 +19,9 @@ import torch
 import triton
 import triton.language as tl
 
-# The running top-K ([BLOCK_M, K] int64) and a scored tile ([BLOCK_M, BLOCK_N] int64, with
-# BLOCK_N >= K so a tile can be reduced to K with tl.topk) live in registers.  At K = 128 we
-# are already down to BLOCK_M = 16 rows per program; K = 256 would need BLOCK_N = 256 and
-# spill registers, so larger k go to the caller's chunked torch fallback instead.
+# The running top-K ([BLOCK_M, K] int64) and a packed tile ([BLOCK_M, BLOCK_N] int64, with
+# BLOCK_N >= K) live in registers.  K = 128 already needs BLOCK_M = 32 at 8 warps to avoid
+# spills; K = 256 would need BLOCK_N = 256 and spills, so larger k use the caller's fallback.
 _MAX_K = 128
 _SENTINEL = -(2 ** 63)  # below every packed score, including -inf; marks "no candidate"
 _SENTINEL_C = tl.constexpr(_SENTINEL)  # jit code may only read constexpr globals
@@ -135,9 +134,10 @@ def _mips_topk_kernel(q_ptr, k_ptr, scale_ptr, bias_ptr, out_ptr, n, N, d, tiles
         if HAS_BIAS:
             acc = acc + tl.load(bias_ptr + cols, mask=col_ok, other=0.0)[None, :]
 
-        # Most tiles cannot beat any row's current K-th best once the first few are in, so
-        # decide on fp32 row maxima before paying for packing and sorting.  OR-ing in the
-        # largest index lets equal scores through (later tiles carry larger indices).
+        # Skip tiles that beat no row's current K-th best (common for small K on long
+        # splits), deciding on fp32 row maxima before paying for packing and sorting.
+        # OR-ing in the largest index lets ties through (later tiles have larger indices),
+        # so skipping never changes which candidates survive.
         row_max = tl.max(tl.where(col_ok[None, :], acc, float('-inf')), axis=1)
         beats = ((_ordered(row_max).to(tl.int64) << 32) | 0xFFFFFFFF) > tl.min(best, axis=1)
         if tl.max((beats & row_ok).to(tl.int32), axis=0) > 0:
@@ -196,9 +196,7 @@ def fused_mips_topk(queries: torch.Tensor, keys: torch.Tensor, k: int, *,
         raise ValueError(f'precision must be one of {_PRECISIONS}, got {precision!r}')
     if not supports(k):
         raise ValueError(f'k={k} exceeds the fused kernel limit {_MAX_K}; check supports(k)')
-    n, d = queries.shape
-    N = keys.shape[0]
-    dev = queries.device
+    (n, d), N, dev = queries.shape, keys.shape[0], queries.device
     if n == 0:
         return (torch.empty(0, k, device=dev, dtype=torch.float32),
                 torch.empty(0, k, device=dev, dtype=torch.int64))
@@ -217,22 +215,26 @@ def fused_mips_topk(queries: torch.Tensor, keys: torch.Tensor, k: int, *,
     in_prec = 'tf32' if (lossy and not cast_bf16) else 'ieee'  # ignored for 16-bit operands
 
     K = max(2, _next_pow2(kc))  # >= 2 keeps the bitonic merge non-degenerate
-    block_m = 64 if K <= 32 else (32 if K <= 64 else 16)
-    block_n = max(128, K)
-    wide = cast_bf16 or not is_fp32
-    block_d = min(64 if wide else 32, max(16, _next_pow2(d)))
+    # Spill-free per ptxas (sm_90a, 8 warps): 64 x 128 x 64 tiles only for uncast 16-bit
+    # dots with K <= 32, else 32 x 128 (BLOCK_D 64 / 32).  _topk_ascending needs BLOCK_N >= K.
+    native16 = not is_fp32 and not cast_bf16
+    block_m = 64 if native16 and K <= 32 else 32
+    block_n = 128
+    block_d = min(64 if native16 else 32, max(16, _next_pow2(d)))
     m_blocks = triton.cdiv(n, block_m)
     num_tiles = triton.cdiv(N, block_n)
-    if dev.type == 'cuda':
-        target = 4 * torch.cuda.get_device_properties(dev).multi_processor_count
-    else:  # Triton interpreter (tests): still use >1 split to exercise the merge
-        target = 2
-    splits = max(1, min(num_tiles, triton.cdiv(target, m_blocks)))
+    if dev.type == 'cuda':  # fill the GPU when n is small; >= 4 tiles per split bounds
+        # the candidate buffer to splits * K <= N / 4 entries per row
+        sms = torch.cuda.get_device_properties(dev).multi_processor_count
+        splits = min(triton.cdiv(4 * sms, m_blocks), num_tiles // 4)
+    else:  # CPU interpreter (tests): keep >1 split so the cross-split merge is exercised
+        splits = 2
+    splits = max(1, min(num_tiles, splits))
     tiles_per_split = triton.cdiv(num_tiles, splits)
     splits = triton.cdiv(num_tiles, tiles_per_split)
 
     cand = torch.empty(n, splits, K, device=dev, dtype=torch.int64)
-    dummy = queries  # never read when the HAS_* flag is off
+    dummy = queries  # never read when its HAS_* flag is off
     with torch.cuda.device(dev) if dev.type == 'cuda' else contextlib.nullcontext():
         _mips_topk_kernel[(m_blocks, splits)](
             queries, keys,
@@ -242,9 +244,8 @@ def fused_mips_topk(queries: torch.Tensor, keys: torch.Tensor, k: int, *,
             K=K, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d,
             HAS_SCALE=key_scale is not None, HAS_BIAS=key_bias is not None,
             CAST_BF16=cast_bf16, IN_PREC=in_prec, UPCAST=dev.type != 'cuda',
-            num_warps=4 if K <= 32 else 8, num_stages=3)
-    top = cand.view(n, splits * K).topk(kc, dim=1).values  # sorted, descending
-    scores, idx = _unpack(top)
+            num_warps=8, num_stages=3)
+    scores, idx = _unpack(cand.view(n, splits * K).topk(kc, dim=1).values)  # descending
     if lossy:
         return _rescore(queries, keys, idx, k, key_scale, key_bias)
     return scores, idx
