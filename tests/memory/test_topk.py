@@ -54,10 +54,11 @@ def test_chunk_layouts_agree(chunk_elements, k, generator):
 
 
 def test_block_shape_bounds_memory():
-    for n, N, chunk in [(25088, 16384, 1 << 23), (256, 1 << 20, 1 << 23), (300, 20000, 1 << 23),
-                        (10, 10, 1 << 23), (1000, 1000, 5000)]:
-        rows, cols = block_shape(n, N, chunk)
-        assert rows * cols <= max(chunk, N), (n, N, chunk)
+    for n, N, chunk, k in [(25088, 16384, 1 << 23, 9), (256, 1 << 20, 1 << 23, 16),
+                           (300, 20000, 1 << 23, 75), (256, 65536, 1 << 22, 1024),
+                           (10, 10, 1 << 23, 1), (1000, 1000, 5000, 3), (7, 9000, 100, 50)]:
+        rows, cols = block_shape(n, N, chunk, k)
+        assert rows * cols <= chunk, (n, N, chunk)
         assert 1 <= rows <= n and 1 <= cols <= N
 
 
@@ -173,3 +174,32 @@ print('ok')
     env = {**os.environ, 'TRITON_INTERPRET': '1'}
     result = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and 'ok' in result.stdout, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize('n,N', [(300, 2500), (6, 200_000)])  # rows split, keys split
+def test_cpu_workers_are_exact_and_restore_thread_counts(n, N, generator):
+    from vmem.memory.retrieval import cpu_threads
+    queries = torch.randn(n, 256, generator=generator)
+    keys = torch.randn(N, 256, generator=generator)
+    threads = torch.get_num_threads()
+    blas = cpu_threads.openblas_controls()
+    blas_threads = blas[1]() if blas else None
+    with torch_threads(2):
+        result = topk(queries, keys, 7, backend='torch', metric='l2')
+        assert torch.get_num_threads() == 2
+    assert_same_topk(result, reference(queries, keys, 7, 'l2'))
+    assert torch.get_num_threads() == threads
+    if blas:
+        assert blas[1]() == blas_threads
+
+
+class torch_threads:
+    def __init__(self, count):
+        self.count = count
+
+    def __enter__(self):
+        self.saved = torch.get_num_threads()
+        torch.set_num_threads(self.count)
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.saved)

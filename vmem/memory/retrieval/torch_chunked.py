@@ -11,9 +11,10 @@ faster than ``(q @ keys.T).topk(k)``, not just leaner (see tools/benchmark/retri
   at most k-1 groups can beat it), so a cheap vectorised max over groups shrinks the
   row before ``topk`` sorts anything.
 
-On CPU, large float32 GEMMs go through numpy's OpenBLAS on zero-copy views: on the AMD
-build machines torch's MKL path ran 5-20% slower on those shapes (MKL does not use
-AVX-512 on AMD). Set ``VMEM_CPU_GEMM=torch`` to use torch's everywhere.
+On CPU, large searches split their rows (or, for few queries, their keys) over one
+single-threaded worker per core (see `cpu_threads`), and float32 GEMMs go through
+numpy's OpenBLAS on zero-copy views: torch's MKL does not use AVX-512 on AMD CPUs and ran
+1.3-2x slower on the build machines. Set ``VMEM_CPU_GEMM=torch`` to use torch's GEMM.
 """
 from __future__ import annotations
 
@@ -23,26 +24,27 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import cpu_threads
+
 DEFAULT_CHUNK_ELEMENTS = 1 << 23  # 32 MiB of float32 scores
-# GEMMs with fewer query rows than this starve the CPU's FMA units, so query blocks are
-# kept at least this tall (unless the caller's chunk is smaller still).
-MIN_QUERY_BLOCK = 256
+# Keys per score block when the chunk allows more queries: on the build machines a
+# 1024 x 1024 x d float32 GEMM ran at 100 GFLOP/s per core, a 150 x 20000 x d one at 85;
+# but torch's topk costs ~10-30 us per row, so blocks should not be too short either.
+KEY_BLOCK = 4096
 
 
-# Below this many FLOPs per block, handing work between OpenBLAS' and torch's thread
-# pools (both spin-wait) costs more than OpenBLAS' faster kernels save.
-NUMPY_GEMM_MIN_FLOPS = 4e9
+# Below this many FLOPs in all, handing rows to worker threads costs more than it saves.
+PARALLEL_MIN_FLOPS = 2e8
+# With fewer query rows than this per worker, workers split the keys instead. Splitting
+# rows is preferred: a key split repeats selection's per-row cost in every worker.
+MIN_ROWS_PER_WORKER = 64
 
 
-def _use_numpy_gemm(queries: Tensor, keys: Tensor) -> bool:
-    return (queries.device.type == 'cpu' and queries.dtype == torch.float32
-            and 2.0 * queries.shape[0] * keys.shape[0] * queries.shape[1] >= NUMPY_GEMM_MIN_FLOPS
-            and os.environ.get('VMEM_CPU_GEMM', 'numpy') == 'numpy')
-
-
-def _block_scores(queries: Tensor, keys: Tensor, out: Tensor) -> Tensor:
+def _block_scores(queries: Tensor, keys: Tensor, out: Tensor, *, numpy_gemm: bool) -> Tensor:
     """``out = queries @ keys.T`` in float32."""
-    if _use_numpy_gemm(queries, keys):
+    if numpy_gemm:
+        # On the AMD build machines OpenBLAS ran float32 GEMMs 1.3-2x faster than torch's
+        # MKL, which does not use AVX-512 on AMD. Zero-copy views, no conversion.
         np.matmul(queries.numpy(), keys.numpy().T, out=out.numpy())
     elif queries.dtype == torch.float32:
         torch.mm(queries, keys.T, out=out)
@@ -94,24 +96,26 @@ def _merge(best: tuple[Tensor, Tensor] | None, new: tuple[Tensor, Tensor],
     return values, indices.gather(1, picked)
 
 
-def block_shape(num_queries: int, num_keys: int, chunk_elements: int) -> tuple[int, int]:
-    """(query rows, key rows) of one score block: at most ``chunk_elements`` scores."""
-    query_rows = min(num_queries, max(min(MIN_QUERY_BLOCK, chunk_elements),
-                                      chunk_elements // num_keys))
+def block_shape(num_queries: int, num_keys: int, chunk_elements: int,
+                k: int = 1) -> tuple[int, int]:
+    """(query rows, key rows) of one score block: at most ``chunk_elements`` scores.
+
+    Blocks are made tall (many queries, ~KEY_BLOCK keys) because GEMMs with few rows run
+    well below peak, but keep at least 16 k keys so selection still shrinks each block.
+    """
+    key_rows = min(num_keys, max(KEY_BLOCK, 16 * k), chunk_elements)
+    query_rows = min(num_queries, max(1, chunk_elements // key_rows))
     key_rows = min(num_keys, max(1, chunk_elements // query_rows))
     return query_rows, key_rows
 
 
-def chunked_mips_topk(queries: Tensor, keys: Tensor, k: int, *,
-                      key_scale: Tensor | None = None, key_bias: Tensor | None = None,
-                      chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> tuple[Tensor, Tensor]:
-    """Top-k of ``(queries @ keys.T) * key_scale + key_bias`` per row, descending.
-
-    Inputs are validated by the caller (`vmem.memory.retrieval.topk`).
-    Returns float32 scores [n, k] and int64 indices [n, k].
-    """
+def _search(queries: Tensor, keys: Tensor, k: int, key_scale: Tensor | None,
+            key_bias: Tensor | None, chunk_elements: int,
+            numpy_gemm: bool) -> tuple[Tensor, Tensor]:
+    """Blockwise search of all ``queries`` against all ``keys`` on the calling thread."""
     num_queries, num_keys = queries.shape[0], keys.shape[0]
-    query_rows, key_rows = block_shape(num_queries, num_keys, chunk_elements)
+    k = min(k, num_keys)
+    query_rows, key_rows = block_shape(num_queries, num_keys, chunk_elements, k)
     scores_out = torch.empty(num_queries, k, dtype=torch.float32, device=queries.device)
     indices_out = torch.empty(num_queries, k, dtype=torch.long, device=queries.device)
     workspace = torch.empty(query_rows * key_rows, dtype=torch.float32, device=queries.device)
@@ -122,7 +126,8 @@ def chunked_mips_topk(queries: Tensor, keys: Tensor, k: int, *,
         for k_start in range(0, num_keys, key_rows):
             k_end = min(num_keys, k_start + key_rows)
             block = _block_scores(q_block, keys[k_start:k_end],
-                                  workspace[:rows * (k_end - k_start)].view(rows, -1))
+                                  workspace[:rows * (k_end - k_start)].view(rows, -1),
+                                  numpy_gemm=numpy_gemm)
             if key_scale is not None:
                 block.mul_(key_scale[k_start:k_end])
             if key_bias is not None:
@@ -132,3 +137,47 @@ def chunked_mips_topk(queries: Tensor, keys: Tensor, k: int, *,
         scores_out[q_start:q_start + rows] = best[0]
         indices_out[q_start:q_start + rows] = best[1]
     return scores_out, indices_out
+
+
+def _parallel_search(queries: Tensor, keys: Tensor, k: int, key_scale: Tensor | None,
+                     key_bias: Tensor | None, chunk_elements: int,
+                     workers: int) -> tuple[Tensor, Tensor]:
+    """Rows (or, for few queries, keys) split over single-threaded CPU workers."""
+    numpy_gemm = (queries.dtype == torch.float32 and cpu_threads.openblas_controls() is not None
+                  and os.environ.get('VMEM_CPU_GEMM', 'numpy') == 'numpy')
+    per_worker_chunk = max(1, chunk_elements // workers)
+    num_queries, num_keys = queries.shape[0], keys.shape[0]
+    if num_queries >= workers * MIN_ROWS_PER_WORKER:
+        bounds = torch.linspace(0, num_queries, workers + 1).long().tolist()
+        parts = cpu_threads.run_parallel([
+            (lambda lo=lo, hi=hi: _search(queries[lo:hi], keys, k, key_scale, key_bias,
+                                          per_worker_chunk, numpy_gemm))
+            for lo, hi in zip(bounds[:-1], bounds[1:])])
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    bounds = torch.linspace(0, num_keys, workers + 1).long().tolist()
+    spans = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+    parts = cpu_threads.run_parallel([
+        (lambda lo=lo, hi=hi: _search(
+            queries, keys[lo:hi], k,
+            None if key_scale is None else key_scale[lo:hi],
+            None if key_bias is None else key_bias[lo:hi], per_worker_chunk, numpy_gemm))
+        for lo, hi in spans])
+    best = None
+    for (lo, _), (values, indices) in zip(spans, parts):
+        best = _merge(best, (values, indices.add_(lo)), k)
+    return best
+
+
+def chunked_mips_topk(queries: Tensor, keys: Tensor, k: int, *,
+                      key_scale: Tensor | None = None, key_bias: Tensor | None = None,
+                      chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> tuple[Tensor, Tensor]:
+    """Top-k of ``(queries @ keys.T) * key_scale + key_bias`` per row, descending.
+
+    Inputs are validated by the caller (`vmem.memory.retrieval.topk`).
+    Returns float32 scores [n, k] and int64 indices [n, k].
+    """
+    workers = cpu_threads.worker_count()
+    flops = 2.0 * queries.shape[0] * keys.shape[0] * queries.shape[1]
+    if queries.device.type == 'cpu' and workers > 1 and flops >= PARALLEL_MIN_FLOPS:
+        return _parallel_search(queries, keys, k, key_scale, key_bias, chunk_elements, workers)
+    return _search(queries, keys, k, key_scale, key_bias, chunk_elements, numpy_gemm=False)
