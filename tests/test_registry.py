@@ -22,6 +22,24 @@ EXAMPLE_CONFIGS = {
     ('WRITE_POLICIES', 'RandomReplace'): dict(type='RandomReplace'),
     ('WRITE_POLICIES', 'PinnedRecent'): dict(type='PinnedRecent', max_pinned=1),
     ('WRITE_POLICIES', 'MomentumById'): dict(type='MomentumById', id_field='instance_id'),
+    ('METRICS', 'CocoMetric'): dict(type='CocoMetric', metric=['bbox', 'segm'], classwise=True),
+    ('METRICS', 'VIDMetric'): dict(type='VIDMetric', motion_groups=True, classwise=True),
+    ('DATASETS', 'CocoVideoDataset'): dict(
+        type='CocoVideoDataset', ann_file='missing/ann.json', lazy_init=True,
+        ref_img_sampler=dict(num_ref_imgs=2, frame_range=9, method='bilateral_uniform')),
+    ('DATA_SAMPLERS', 'VideoSampler'): dict(
+        type='VideoSampler', rank=0, world_size=1,
+        dataset=dict(type='CocoVideoDataset', ann_file='missing/ann.json', lazy_init=True)),
+    ('TRANSFORMS', 'LoadFrame'): dict(type='LoadFrame'),
+    ('TRANSFORMS', 'LoadAnnotations'): dict(type='LoadAnnotations', with_mask=True),
+    ('TRANSFORMS', 'Resize'): dict(type='Resize', scale=(1000, 600), keep_ratio=True),
+    ('TRANSFORMS', 'RandomChoiceResize'): dict(type='RandomChoiceResize', scales=[(1000, 600), (800, 480)]),
+    ('TRANSFORMS', 'RandomFlip'): dict(type='RandomFlip', prob=0.5),
+    ('TRANSFORMS', 'Pad'): dict(type='Pad', size_divisor=16),
+    ('TRANSFORMS', 'PackDetInputs'): dict(type='PackDetInputs'),
+    ('TRANSFORMS', 'PackVideoInputs'): dict(type='PackVideoInputs'),
+    ('TRANSFORMS', 'ApplyToFrames'): dict(
+        type='ApplyToFrames', transforms=[dict(type='LoadFrame'), dict(type='RandomFlip', prob=0.5)]),
 }
 
 REGISTERED = sorted((registry_name, module_name)
