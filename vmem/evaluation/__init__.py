@@ -1,0 +1,2 @@
+"""Metrics; importing registers them."""
+from . import metrics  # noqa: F401

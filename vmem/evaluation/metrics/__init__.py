@@ -1,0 +1,5 @@
+"""Evaluation metrics; importing registers them in ``vmem.registry.METRICS``."""
+from .coco_metric import CocoMetric
+from .vid_metric import VIDMetric
+
+__all__ = ['CocoMetric', 'VIDMetric']

@@ -1,0 +1,183 @@
+"""ImageNet VID mAP with the FGFA motion-speed split and SynthVID's degraded/clean split."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from mmengine.logging import print_log
+
+from vmem.registry import METRICS
+
+from vmem.datasets.cocovid_json import category_names, load_cocovid
+from .frame_records import (FrameRecordMetric, iter_frames, read_frame_identity, read_ground_truth,
+                            read_predictions, unique_records)
+from .motion_iou import motion_group_masks, motion_ious
+from .vid_ground_truth import FrameTruth, frame_key, frames_from_cocovid, frames_from_records
+from .vid_protocol import average_precision, frame_tp_fp, match_frame, match_thresholds
+
+
+@METRICS.register_module()
+class VIDMetric(FrameRecordMetric):
+    """Per-class AP and mAP under the ImageNet VID protocol (see ``vid_protocol``).
+
+    Keys: ``mAP`` (mean over classes with ground truth), ``mAP_fast``/``_medium``/``_slow``
+    with ``motion_groups`` (see ``motion_iou``), ``mAP_degraded``/``mAP_clean`` when the
+    annotations carry ``degraded`` (a missing flag counts as clean), and ``AP_<class>`` with
+    ``classwise``. A subset without ground truth reports NaN. Frames are deduplicated by
+    (video_id, frame_id) after collection, so padded or repeated frames count once. With
+    an ``ann_file`` every image in it is evaluated; images without a prediction count as
+    missed. Without one, ground truth comes from the samples' ``gt_instances`` (with
+    ``instance_ids`` for the motion split and optionally ``degraded``).
+    """
+
+    default_prefix = 'vid'
+
+    def __init__(self, *, ann_file: str | None = None, motion_groups: bool = True,
+                 classwise: bool = False, iou_thr: float = 0.5, pixel_tolerance: float = 10.0,
+                 pixel_inclusive: bool = False, collect_device: str = 'cpu',
+                 collect_dir: str | None = None, prefix: str | None = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
+        if not 0 < iou_thr <= 1:
+            raise ValueError(f'iou_thr must be in (0, 1], got {iou_thr}')
+        if pixel_tolerance < 0:
+            raise ValueError(f'pixel_tolerance must be >= 0, got {pixel_tolerance}')
+        self.ann_file = ann_file
+        self.motion_groups = motion_groups
+        self.classwise = classwise
+        self.iou_thr = iou_thr
+        self.pixel_tolerance = pixel_tolerance
+        self.pixel_inclusive = pixel_inclusive
+        self._frames: dict[int, FrameTruth] | None = None
+        self._class_names: list[str] | None = None
+        if ann_file is not None:
+            dataset = load_cocovid(ann_file)
+            self._frames = frames_from_cocovid(dataset, source=ann_file, need_instance_ids=motion_groups)
+            self._class_names = category_names(dataset)
+
+    def _names(self, records: Sequence[dict] = ()) -> list[str] | None:
+        if self._class_names is not None:
+            return self._class_names
+        if self.dataset_meta and self.dataset_meta.get('classes') is not None:
+            return [str(name) for name in self.dataset_meta['classes']]
+        if not records:
+            return None
+        labels = [r['labels'] for r in records] + [r['gt']['labels'] for r in records]
+        return [str(i) for i in range(max((int(l.max()) for l in labels if l.size), default=-1) + 1)]
+
+    def process(self, data_batch, data_samples: Sequence) -> None:
+        names = self._names()
+        num_classes = None if names is None else len(names)
+        for where, sample in iter_frames(data_samples):
+            record = read_frame_identity(sample, where=where)
+            where = f'data sample img_id={record["img_id"]}'
+            if self._frames is not None:
+                self._check_against_ann_file(record, where)
+            record.update(read_predictions(sample, where=where, num_classes=num_classes))
+            record['key'] = frame_key(record['img_id'], record['video_id'], record['frame_id'])
+            if self._frames is None:
+                record['gt'] = read_ground_truth(sample, where=where, num_classes=num_classes,
+                                                 optional_fields=('instance_ids', 'degraded'))
+            self.results.append(record)
+
+    def _check_against_ann_file(self, record: dict, where: str) -> None:
+        truth = self._frames.get(record['img_id'])
+        if truth is None:
+            raise ValueError(f'{where}: img_id {record["img_id"]} is not an image of {self.ann_file}')
+        if record['video_id'] is not None and record['frame_id'] is not None \
+                and frame_key(record['img_id'], record['video_id'], record['frame_id']) != truth.key:
+            raise ValueError(f'{where}: (video_id, frame_id) = ({record["video_id"]}, {record["frame_id"]}) '
+                             f'disagrees with {self.ann_file}')
+        # the json is the authority on which frame this is
+        is_video_frame = truth.key[0] == 0
+        record['video_id'] = truth.key[1] if is_video_frame else None
+        record['frame_id'] = truth.key[2] if is_video_frame else None
+
+    def compute_metrics(self, results: list) -> dict:
+        records = unique_records(results, key=lambda r: r['key'], metric_name=type(self).__name__)
+        if self._frames is not None:
+            frames = sorted(self._frames.values(), key=lambda f: f.key)
+            missing = len(frames) - len(records)
+            if missing > 0:
+                print_log(f'VIDMetric: {missing} of {len(frames)} frames of {self.ann_file} got no '
+                          'prediction; their objects count as missed', logger='current',
+                          level=logging.WARNING)
+        else:
+            frames = frames_from_records(records, need_instance_ids=self.motion_groups)
+        names = self._names(records) or []
+        predictions = {r['key']: r for r in records}
+        aps = self._subset_aps(frames, predictions, len(names))
+        metrics = {}
+        for subset, per_class in aps.items():
+            kept = per_class[~np.isnan(per_class)]
+            key = 'mAP' if subset == 'all' else f'mAP_{subset}'
+            metrics[key] = float(kept.mean()) if kept.size else float('nan')
+        if self.classwise:
+            metrics.update({f'AP_{name}': float(ap) for name, ap in zip(names, aps['all'])})
+        self._log_table(names, aps)
+        return metrics
+
+    def _subset_masks(self, frames: list[FrameTruth], boxes: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """Per subset, which ground-truth boxes (concatenated over frames) it keeps."""
+        count = sum(len(f.labels) for f in frames)
+        masks = {'all': np.ones(count, dtype=bool)}
+        if self.motion_groups:
+            frame_ids = np.array([f.frame_id if f.frame_id is not None else 0
+                                  for f in frames for _ in f.labels], dtype=np.int64)
+            track_ids = np.concatenate([f.track_ids for f in frames]) if frames else np.zeros(0, np.int64)
+            all_boxes = np.concatenate(boxes) if boxes else np.zeros((0, 4))
+            masks.update(motion_group_masks(motion_ious(track_ids, frame_ids, all_boxes)))
+        if any(f.degraded is not None for f in frames):
+            degraded = np.concatenate([f.degraded for f in frames])
+            masks.update(degraded=degraded, clean=~degraded)
+        return masks
+
+    def _subset_aps(self, frames: list[FrameTruth], predictions: dict,
+                    num_classes: int) -> dict[str, np.ndarray]:
+        shift = np.array([0, 0, 1, 1]) if self.pixel_inclusive else np.zeros(4)
+        gt_boxes = [f.bboxes + shift for f in frames]
+        keeps = self._subset_masks(frames, gt_boxes)
+        crowd = np.concatenate([f.crowd for f in frames]) if frames else np.zeros(0, bool)
+        # an unmatched detection in a frame without ground truth is charged to a subset in
+        # proportion to the subset's share of all boxes (FGFA)
+        empty_weights = {name: float(keep[~crowd].mean()) if (~crowd).any() else 1.0
+                         for name, keep in keeps.items()}
+        scores, labels = [], []
+        tps, fps = {name: [] for name in keeps}, {name: [] for name in keeps}
+        positives = {name: np.zeros(num_classes, dtype=np.int64) for name in keeps}
+        start = 0
+        for frame, boxes in zip(frames, gt_boxes):
+            stop = start + len(frame.labels)
+            pred = predictions.get(frame.key)
+            det_boxes = pred['bboxes'].astype(np.float64) + shift if pred is not None else np.zeros((0, 4))
+            det_scores = pred['scores'].astype(np.float64) if pred is not None else np.zeros(0)
+            det_labels = pred['labels'] if pred is not None else np.zeros(0, np.int64)
+            thresholds = match_thresholds(boxes, iou_thr=self.iou_thr, pixel_tolerance=self.pixel_tolerance)
+            matched, iou = match_frame(det_boxes, det_scores, det_labels, boxes, frame.labels, thresholds)
+            scores.append(det_scores)
+            labels.append(det_labels)
+            for name, keep in keeps.items():
+                ignored = frame.crowd | ~keep[start:stop]
+                tp, fp = frame_tp_fp(matched, iou, ignored, empty_weights[name])
+                tps[name].append(tp)
+                fps[name].append(fp)
+                positives[name] += np.bincount(frame.labels[~ignored], minlength=num_classes)[:num_classes]
+            start = stop
+        scores = np.concatenate(scores) if scores else np.zeros(0)
+        labels = np.concatenate(labels) if labels else np.zeros(0, np.int64)
+        aps = {}
+        for name in keeps:
+            tp = np.concatenate(tps[name]) if frames else np.zeros(0)
+            fp = np.concatenate(fps[name]) if frames else np.zeros(0)
+            aps[name] = np.array([
+                average_precision(scores[labels == c], tp[labels == c], fp[labels == c], positives[name][c])
+                if positives[name][c] > 0 else np.nan for c in range(num_classes)])
+        return aps
+
+    @staticmethod
+    def _log_table(names: list[str], aps: dict[str, np.ndarray]) -> None:
+        subsets = list(aps)
+        lines = [f'{"class":<20}' + ''.join(f'{s:>10}' for s in subsets)]
+        for c, name in enumerate(names):
+            lines.append(f'{name:<20}' + ''.join(f'{aps[s][c]:10.4f}' for s in subsets))
+        print_log('VID AP per class:\n' + '\n'.join(lines), logger='current')
