@@ -40,6 +40,7 @@ EXAMPLE_CONFIGS = {
     ('TRANSFORMS', 'PackVideoInputs'): dict(type='PackVideoInputs'),
     ('TRANSFORMS', 'ApplyToFrames'): dict(
         type='ApplyToFrames', transforms=[dict(type='LoadFrame'), dict(type='RandomFlip', prob=0.5)]),
+    ('HOOKS', 'RandomStateHook'): dict(type='RandomStateHook'),
 }
 
 REGISTERED = sorted((registry_name, module_name)

@@ -1,0 +1,55 @@
+"""Evaluate a checkpoint: python tools/test.py CONFIG CHECKPOINT [options]; prints a metric table."""
+import argparse
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+
+from vmem.utils import register_all_modules  # noqa: E402
+from vmem.utils.config_check import ConfigError  # noqa: E402
+from vmem.utils.runner_args import (LAUNCHERS, build_runner, configure_test,  # noqa: E402
+                                    format_metrics, load_config, set_local_rank_env)
+from vmem.utils.weights_loading import load_model_weights  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test (evaluate) a vmem model')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where logs go (default work_dirs/<config name>)')
+    parser.add_argument('--out', help='dump raw predictions to this .pkl file')
+    parser.add_argument('--show-dir', help='draw predictions into this folder (needs a visualizer; not yet)')
+    parser.add_argument('--non-strict', action='store_true',
+                        help='load a checkpoint that only partly matches the model (warns instead of failing)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                        help='override config keys; +key=value adds a new key')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=None)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        run(args)
+    except ConfigError as error:  # a readable message, not a stack trace
+        sys.exit(f'error: {error}')
+
+
+def run(args):
+    set_local_rank_env(args.local_rank)
+    register_all_modules()
+    cfg = load_config(args.config, args.cfg_options)
+    configure_test(cfg, config_path=args.config, work_dir=args.work_dir, out=args.out,
+                   show_dir=args.show_dir, launcher=args.launcher)
+    runner = build_runner(cfg, mode='test', config_path=args.config)
+    load_model_weights(runner.model, args.checkpoint, strict=not args.non_strict)
+    metrics = runner.test()
+    if runner.rank == 0:
+        print(format_metrics(metrics))
+
+
+if __name__ == '__main__':
+    main()
