@@ -41,6 +41,21 @@ EXAMPLE_CONFIGS = {
     ('TRANSFORMS', 'ApplyToFrames'): dict(
         type='ApplyToFrames', transforms=[dict(type='LoadFrame'), dict(type='RandomFlip', prob=0.5)]),
     ('HOOKS', 'RandomStateHook'): dict(type='RandomStateHook'),
+    ('MODELS', 'DetDataPreprocessor'): dict(type='DetDataPreprocessor', pad_size_divisor=32),
+    ('MODELS', 'TimmBackbone'): dict(type='TimmBackbone', model_name='resnet18', out_indices=(4,),
+                                     dilate_last_stage=True, frozen_stages=1),
+    ('MODELS', 'FPN'): dict(type='FPN', in_channels=(64, 128), out_channels=16),
+    ('MODELS', 'ChannelMapper'): dict(type='ChannelMapper', in_channels=(64,), out_channels=16),
+    ('MODELS', 'RPNHead'): dict(type='RPNHead', in_channels=16, anchor_sizes=((32, 64),)),
+    ('MODELS', 'TwoFCBoxHead'): dict(type='TwoFCBoxHead', in_channels=16, fc_channels=32),
+    ('MODELS', 'StandardRoIHead'): dict(
+        type='StandardRoIHead', num_classes=3, box_head=dict(type='TwoFCBoxHead', in_channels=16, fc_channels=32)),
+    ('MODELS', 'FasterRCNN'): dict(
+        type='FasterRCNN',
+        backbone=dict(type='TimmBackbone', model_name='resnet18', out_indices=(3,)),
+        rpn_head=dict(type='RPNHead', in_channels=256, anchor_sizes=((32, 64),)),
+        roi_head=dict(type='StandardRoIHead', num_classes=3,
+                      box_head=dict(type='TwoFCBoxHead', in_channels=256, fc_channels=32))),
 }
 
 REGISTERED = sorted((registry_name, module_name)

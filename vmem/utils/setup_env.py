@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 
 # Importing these registers their modules; later layers append their packages.
-MODULE_PACKAGES = ('vmem.memory', 'vmem.datasets', 'vmem.evaluation', 'vmem.engine')
+MODULE_PACKAGES = ('vmem.memory', 'vmem.datasets', 'vmem.evaluation', 'vmem.engine', 'vmem.models')
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:

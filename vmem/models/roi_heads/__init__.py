@@ -1,0 +1,4 @@
+from .standard_roi_head import StandardRoIHead
+from .two_fc_box_head import TwoFCBoxHead
+
+__all__ = ['StandardRoIHead', 'TwoFCBoxHead']
