@@ -31,11 +31,15 @@ train_dataloader = dict(
 val_dataloader = dict(num_workers=1)
 test_dataloader = dict(num_workers=1)
 
-train_cfg = dict(max_iters=1500, val_interval=500)
-optim_wrapper = dict(optimizer=dict(lr=0.02))
+# ~13 minutes on 2 CPU cores (0.76 s per iteration of 4 frames), validated once at the end.
+# The backbone starts from scratch (no hub here), for which AdamW converges faster than
+# the papers' SGD.
+train_cfg = dict(max_iters=1000, val_interval=1000)
+optim_wrapper = dict(
+    optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=1e-4))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1.0 / 3, by_epoch=False, begin=0, end=100),
-    dict(type='MultiStepLR', by_epoch=False, begin=0, end=1500, milestones=[1200], gamma=0.1)]
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
+    dict(type='MultiStepLR', by_epoch=False, begin=0, end=1000, milestones=[800], gamma=0.1)]
 default_hooks = dict(
     logger=dict(interval=50),
     checkpoint=dict(by_epoch=False, interval=500, max_keep_ckpts=2))
