@@ -3,14 +3,12 @@ import argparse
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
-
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
 from vmem.utils import register_all_modules  # noqa: E402
-from vmem.utils.config_check import ConfigError  # noqa: E402
-from vmem.utils.runner_args import (LAUNCHERS, build_runner, configure_test,  # noqa: E402
-                                    format_metrics, load_config, set_local_rank_env)
+from vmem.utils.runner_args import (add_common_arguments, build_runner,  # noqa: E402
+                                    configure_test, format_metrics, load_config, run_tool,
+                                    set_local_rank_env)
 from vmem.utils.weights_loading import load_model_weights  # noqa: E402
 
 
@@ -23,19 +21,12 @@ def parse_args(argv=None):
     parser.add_argument('--show-dir', help='draw predictions into this folder (needs a visualizer; not yet)')
     parser.add_argument('--non-strict', action='store_true',
                         help='load a checkpoint that only partly matches the model (warns instead of failing)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
-                        help='override config keys; +key=value adds a new key')
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=None)
+    add_common_arguments(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        run(args)
-    except ConfigError as error:  # a readable message, not a stack trace
-        sys.exit(f'error: {error}')
+    run_tool(run, parse_args(argv))
 
 
 def run(args):

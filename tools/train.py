@@ -6,14 +6,11 @@ import argparse
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
-
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
 from vmem.utils import register_all_modules  # noqa: E402
-from vmem.utils.config_check import ConfigError  # noqa: E402
-from vmem.utils.runner_args import (LAUNCHERS, build_runner, configure_train,  # noqa: E402
-                                    load_config, set_local_rank_env)
+from vmem.utils.runner_args import (add_common_arguments, build_runner,  # noqa: E402
+                                    configure_train, load_config, run_tool, set_local_rank_env)
 
 
 def parse_args(argv=None):
@@ -23,19 +20,12 @@ def parse_args(argv=None):
     parser.add_argument('--resume', nargs='?', const='auto', default=None, metavar='CHECKPOINT',
                         help='resume from CHECKPOINT, or without a value from the latest one in the work dir')
     parser.add_argument('--amp', action='store_true', help='mixed precision (CUDA only)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
-                        help='override config keys, e.g. train_cfg.max_iters=100; +key=value adds a new key')
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=None)
+    add_common_arguments(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        run(args)
-    except ConfigError as error:  # a readable message, not a stack trace
-        sys.exit(f'error: {error}')
+    run_tool(run, parse_args(argv))
 
 
 def run(args):

@@ -7,17 +7,35 @@
 """
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import os.path as osp
-from typing import Any, Mapping, Optional
+import sys
+from typing import Any, Callable, Mapping, Optional
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
-from .config_check import check_cfg_options, check_registered_types, check_required_keys
+from .config_check import ConfigError, check_cfg_options, check_registered_types, check_required_keys
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options tools/train.py and tools/test.py share (mmdetection's spelling)."""
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                        help='override config keys, e.g. train_cfg.max_iters=100; +key=value adds a new key')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=None)
+
+
+def run_tool(run: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> None:
+    """Run a tool's body; a config mistake exits with one readable line, not a stack trace."""
+    try:
+        run(args)
+    except ConfigError as error:
+        sys.exit(f'error: {error}')
 
 
 def set_local_rank_env(local_rank: Optional[int]) -> None:
