@@ -37,6 +37,7 @@ EXAMPLE_CONFIGS = {
     ('TRANSFORMS', 'RandomFlip'): dict(type='RandomFlip', prob=0.5),
     ('TRANSFORMS', 'Pad'): dict(type='Pad', size_divisor=16),
     ('TRANSFORMS', 'PackDetInputs'): dict(type='PackDetInputs'),
+    ('TRANSFORMS', 'Normalize'): dict(type='Normalize'),
     ('TRANSFORMS', 'PackVideoInputs'): dict(type='PackVideoInputs'),
     ('TRANSFORMS', 'ApplyToFrames'): dict(
         type='ApplyToFrames', transforms=[dict(type='LoadFrame'), dict(type='RandomFlip', prob=0.5)]),

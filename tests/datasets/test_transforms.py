@@ -329,3 +329,19 @@ def test_every_transform_builds_from_registry_and_runs(config):
     out = transform(results)
     assert out is not None and ('inputs' in out or 'img' in out)
     assert repr(transform).startswith(config['type'])
+
+
+def test_normalize_per_channel_and_packs_as_float():
+    from vmem.datasets.transforms import Normalize, PackDetInputs
+    image = np.zeros((4, 6, 3), dtype=np.uint8)
+    image[..., 0], image[..., 1], image[..., 2] = 10, 20, 30
+    results = Normalize(mean=(10, 10, 10), std=(1, 2, 5))(dict(img=image))
+    np.testing.assert_allclose(results['img'][0, 0], [0.0, 5.0, 4.0])
+    assert results['img'].dtype == np.float32 and results['img_norm_cfg']['std'] == (1.0, 2.0, 5.0)
+    results.update(img_shape=(4, 6), ori_shape=(4, 6))
+    packed = PackDetInputs()(results)
+    assert packed['inputs'].dtype == torch.float32 and packed['inputs'].shape == (3, 4, 6)
+    with pytest.raises(ValueError, match='std must be positive'):
+        Normalize(std=(1, 0, 1))
+    with pytest.raises(ValueError, match='LoadFrame'):
+        Normalize()(dict())

@@ -3,8 +3,9 @@ from .base import BaseTransform
 from .formatting import DEFAULT_META_KEYS, PackDetInputs, PackVideoInputs
 from .geometric import Pad, RandomChoiceResize, RandomFlip, Resize, rescaled_size
 from .loading import LoadAnnotations, LoadFrame, decode_mask
+from .photometric import Normalize
 from .wrappers import ApplyToFrames
 
 __all__ = ['BaseTransform', 'LoadFrame', 'LoadAnnotations', 'decode_mask', 'Resize',
-           'RandomChoiceResize', 'RandomFlip', 'Pad', 'rescaled_size', 'ApplyToFrames',
+           'RandomChoiceResize', 'RandomFlip', 'Pad', 'Normalize', 'rescaled_size', 'ApplyToFrames',
            'PackDetInputs', 'PackVideoInputs', 'DEFAULT_META_KEYS']
