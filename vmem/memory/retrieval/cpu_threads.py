@@ -28,6 +28,7 @@ _OPENBLAS_SYMBOLS = (('scipy_openblas_set_num_threads64_', 'scipy_openblas_get_n
                      ('openblas_set_num_threads', 'openblas_get_num_threads'))
 _lock = threading.RLock()
 _executor: ThreadPoolExecutor | None = None
+_executor_size = 0
 _openblas: tuple[Callable, Callable] | None | bool = False  # False: not looked up yet
 
 
@@ -79,11 +80,14 @@ def single_threaded_blas() -> Iterator[None]:
 
 def run_parallel(tasks: Sequence[Callable[[], object]]) -> list:
     """Run ``tasks`` on one single-threaded worker each; results in task order."""
-    global _executor
+    global _executor, _executor_size
     if len(tasks) == 1:
         return [tasks[0]()]
-    if _executor is None or _executor._max_workers < len(tasks):
+    if _executor_size < len(tasks):
+        if _executor is not None:
+            _executor.shutdown(wait=False)
         _executor = ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix='vmem-topk')
+        _executor_size = len(tasks)
     with single_threaded_blas():
         # torch.set_num_threads(1) in the caller does not reach OpenMP's per-thread
         # setting in the workers, so each worker lowers its own.
