@@ -35,14 +35,14 @@ def test_faster_rcnn_configs_facts():
     assert vid.model.backbone.model_name == 'resnet101' and vid.model.roi_head.num_classes == 30
     assert vid.test_dataloader.dataset.pipeline[2]['scale'] == (1000, 600)
     assert vid.param_scheduler[1]['milestones'] == [2, 5] and vid.train_cfg.max_epochs == 7
-    tiny = load_config(str(ROOT / 'configs/faster_rcnn/faster_rcnn_r18_synthvid_tiny.py'))
-    assert tiny.model.backbone.model_name == 'resnet18' and tiny.model.roi_head.num_classes == 8
+    tiny = load_config(str(ROOT / 'configs/faster_rcnn/faster_rcnn_r10t_synthvid_tiny.py'))
+    assert tiny.model.backbone.model_name == 'resnet10t' and tiny.model.roi_head.num_classes == 8
     assert tiny.train_cfg.type == 'IterBasedTrainLoop' and tiny.log_processor.by_epoch is False
     assert tiny.val_evaluator.type == 'VIDMetric' and tiny.default_scope == 'vmem'
     assert {'RandomStateHook'} == {hook['type'] for hook in tiny.custom_hooks}
 
 
-@pytest.mark.parametrize('name', ['faster_rcnn_r18_synthvid_tiny', 'faster_rcnn_r101_dc5_imagenetvid'])
+@pytest.mark.parametrize('name', ['faster_rcnn_r10t_synthvid_tiny', 'faster_rcnn_r101_dc5_imagenetvid'])
 def test_faster_rcnn_configs_build(name):
     from mmengine.registry import DefaultScope
     cfg = load_config(str(ROOT / f'configs/faster_rcnn/{name}.py'))
