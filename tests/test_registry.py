@@ -57,6 +57,17 @@ EXAMPLE_CONFIGS = {
         rpn_head=dict(type='RPNHead', in_channels=256, anchor_sizes=((32, 64),)),
         roi_head=dict(type='StandardRoIHead', num_classes=3,
                       box_head=dict(type='TwoFCBoxHead', in_channels=256, fc_channels=32))),
+    ('MODELS', 'GEO'): dict(type='GEO', dim=32, num_heads=4, num_layers=2),
+    ('MODELS', 'InstanceMemory'): dict(type='InstanceMemory', dim=32, capacity=100, num_keys=20, num_heads=4),
+    ('MODELS', 'PixelMemory'): dict(type='PixelMemory', dim=32, capacity=100, num_keys=20, num_heads=4),
+    ('MODELS', 'MAMBA'): dict(
+        type='MAMBA',
+        backbone=dict(type='TimmBackbone', model_name='resnet18', out_indices=(3,)),
+        rpn_head=dict(type='RPNHead', in_channels=256, anchor_sizes=((32, 64),)),
+        roi_head=dict(type='StandardRoIHead', num_classes=3,
+                      box_head=dict(type='TwoFCBoxHead', in_channels=256, fc_channels=32)),
+        instance_memory=dict(capacity=100, num_keys=20, num_heads=4),
+        pixel_memory=dict(capacity=100, num_keys=20, num_heads=4)),
 }
 
 REGISTERED = sorted((registry_name, module_name)

@@ -1,0 +1,39 @@
+# MAMBA (pixel + instance memory) on the tiny SynthVID Faster R-CNN: the same backbone,
+# input size and schedule as faster_rcnn_r10t_synthvid_tiny.py, plus memory.
+#   python tools/train.py configs/mamba/mamba_r10t_synthvid_tiny.py
+#   python tools/test.py configs/mamba/mamba_r10t_synthvid_tiny.py CKPT            # online
+# Offline (memory first filled from 12 frames spread over each video, the paper's protocol):
+#   python tools/test.py configs/mamba/mamba_r10t_synthvid_tiny.py CKPT --cfg-options \
+#       model.inference_mode=offline test_dataloader.dataset.ref_img_sampler.num_ref_imgs=12
+_base_ = ['../faster_rcnn/faster_rcnn_r10t_synthvid_tiny.py']
+
+# A 48-frame SynthVID video writes 48 x 75 proposals: 4000 slots hold a whole video.
+model = dict(
+    type='MAMBA',
+    inference_mode='online',
+    instance_memory=dict(capacity=4000, key_set='random', num_keys=500, write_topk=75, num_heads=16),
+    pixel_memory=dict(capacity=4000, key_set='random', num_keys=500, pixels_per_box=100,
+                      write_thr=0.8, transient_thr=0.5, num_heads=8))
+# (multi-process training) a batch whose references have no boxes leaves the pixel memory
+# empty and its GEO unused in that iteration
+find_unused_parameters = True
+
+# Training clips: the key frame and 2 references, one before and one after it anywhere in
+# the video (SynthVID videos have 48 frames).
+train_dataloader = dict(dataset=dict(
+    ref_img_sampler=dict(_delete_=True, num_ref_imgs=2, frame_range=47, filter_key_img=True,
+                         method='bilateral_uniform'),
+    pipeline=_base_.train_pipeline))  # ApplyToFrames + PackVideoInputs of _base_/datasets/synthvid.py
+
+# Testing packs clips too. Online inference ignores reference frames; this sampler (frame 0
+# of each video gets itself as its one reference) only makes offline inference a
+# --cfg-options switch (see the top of the file).
+clip_test_pipeline = [
+    dict(type='ApplyToFrames', transforms=[
+        dict(type='LoadFrame'),
+        dict(type='LoadAnnotations', with_instance_id=True),
+        dict(type='Resize', scale=(256, 192), keep_ratio=True)]),
+    dict(type='PackVideoInputs')]
+test_ref_img_sampler = dict(num_ref_imgs=1, method='test_with_adaptive_stride')
+val_dataloader = dict(dataset=dict(ref_img_sampler=test_ref_img_sampler, pipeline=clip_test_pipeline))
+test_dataloader = dict(dataset=dict(ref_img_sampler=test_ref_img_sampler, pipeline=clip_test_pipeline))
