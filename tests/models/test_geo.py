@@ -8,9 +8,11 @@ from vmem.models.layers import GEO
 
 def naive_layer(layer, x, keys):
     """GEO as the paper writes it: per head softmax(q k^T / sqrt(dk)) over the unprojected
-    keys, heads concatenated to [n, H*d], then a grouped 1x1 conv (H groups) back to d."""
+    keys, heads concatenated to [n, H*d], then a grouped 1x1 conv (H groups) back to d;
+    queries and keys layer-normalised first."""
     heads, key_dim, dim = layer.num_heads, layer.key_dim, layer.dim
-    q = layer.query(x).view(len(x), heads, key_dim)
+    keys = F.layer_norm(keys, (dim,), layer.key_norm.weight, layer.key_norm.bias)
+    q = layer.query(F.layer_norm(x, (dim,), layer.query_norm.weight, layer.query_norm.bias)).view(len(x), heads, key_dim)
     k = layer.key(keys).view(len(keys), heads, key_dim)
     outputs = []
     for h in range(heads):
