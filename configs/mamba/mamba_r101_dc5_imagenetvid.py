@@ -32,14 +32,8 @@ train_dataloader = dict(dataset=dict(datasets=[
          ref_img_sampler=whole_video_refs, filter_cfg=dict(filter_empty_gt=True),
          pipeline=_base_.train_pipeline)]))
 
-# Testing packs clips. Online inference ignores reference frames; this sampler (frame 0 gets
-# itself as its one reference) only makes offline inference a --cfg-options switch.
-clip_test_pipeline = [
-    dict(type='ApplyToFrames', transforms=[
-        dict(type='LoadFrame'),
-        dict(type='LoadAnnotations', with_instance_id=True),
-        dict(type='Resize', scale=(1000, 600), keep_ratio=True)]),
-    dict(type='PackVideoInputs')]
-test_ref_img_sampler = dict(num_ref_imgs=1, method='test_with_adaptive_stride')
-val_dataloader = dict(dataset=dict(ref_img_sampler=test_ref_img_sampler, pipeline=clip_test_pipeline))
-test_dataloader = dict(dataset=dict(ref_img_sampler=test_ref_img_sampler, pipeline=clip_test_pipeline))
+# Testing packs clips (see clip_test_pipeline in the dataset's _base_ file).
+val_dataloader = dict(dataset=dict(ref_img_sampler=_base_.clip_test_ref_sampler,
+                                   pipeline=_base_.clip_test_pipeline))
+test_dataloader = dict(dataset=dict(ref_img_sampler=_base_.clip_test_ref_sampler,
+                                    pipeline=_base_.clip_test_pipeline))

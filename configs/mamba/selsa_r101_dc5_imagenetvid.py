@@ -17,13 +17,8 @@ model = dict(
     instance_memory=dict(capacity=num_test_refs * proposals_per_frame, write_policy='FIFO',
                          key_set='all', num_keys=None, write_topk=proposals_per_frame, num_heads=16))
 
-# Testing packs clips; online inference ignores reference frames (see mamba_r101_dc5_imagenetvid.py).
-clip_test_pipeline = [
-    dict(type='ApplyToFrames', transforms=[
-        dict(type='LoadFrame'),
-        dict(type='LoadAnnotations', with_instance_id=True),
-        dict(type='Resize', scale=(1000, 600), keep_ratio=True)]),
-    dict(type='PackVideoInputs')]
-test_ref_img_sampler = dict(num_ref_imgs=1, method='test_with_adaptive_stride')
-val_dataloader = dict(dataset=dict(ref_img_sampler=test_ref_img_sampler, pipeline=clip_test_pipeline))
-test_dataloader = dict(dataset=dict(ref_img_sampler=test_ref_img_sampler, pipeline=clip_test_pipeline))
+# Testing packs clips (see clip_test_pipeline in the dataset's _base_ file).
+val_dataloader = dict(dataset=dict(ref_img_sampler=_base_.clip_test_ref_sampler,
+                                   pipeline=_base_.clip_test_pipeline))
+test_dataloader = dict(dataset=dict(ref_img_sampler=_base_.clip_test_ref_sampler,
+                                    pipeline=_base_.clip_test_pipeline))

@@ -22,13 +22,8 @@ train_dataloader = dict(dataset=dict(
                          method='bilateral_uniform'),
     pipeline=_base_.train_pipeline))  # ApplyToFrames + PackVideoInputs of _base_/datasets/synthvid.py
 
-# Testing packs clips; online inference ignores reference frames (see mamba_r10t_synthvid_tiny.py).
-clip_test_pipeline = [
-    dict(type='ApplyToFrames', transforms=[
-        dict(type='LoadFrame'),
-        dict(type='LoadAnnotations', with_instance_id=True),
-        dict(type='Resize', scale=(256, 192), keep_ratio=True)]),
-    dict(type='PackVideoInputs')]
-test_ref_img_sampler = dict(num_ref_imgs=1, method='test_with_adaptive_stride')
-val_dataloader = dict(dataset=dict(ref_img_sampler=test_ref_img_sampler, pipeline=clip_test_pipeline))
-test_dataloader = dict(dataset=dict(ref_img_sampler=test_ref_img_sampler, pipeline=clip_test_pipeline))
+# Testing packs clips (see clip_test_pipeline in the dataset's _base_ file).
+val_dataloader = dict(dataset=dict(ref_img_sampler=_base_.clip_test_ref_sampler,
+                                   pipeline=_base_.clip_test_pipeline))
+test_dataloader = dict(dataset=dict(ref_img_sampler=_base_.clip_test_ref_sampler,
+                                    pipeline=_base_.clip_test_pipeline))

@@ -18,6 +18,15 @@ test_pipeline = [
     dict(type='Resize', scale=(1000, 600), keep_ratio=True),
     dict(type='PackDetInputs')]
 
+# For memory models (configs/mamba): testing packs clips. Online inference ignores their
+# reference frames; this sampler (frame 0 of a video gets itself as its one reference)
+# only makes offline inference a --cfg-options switch:
+#   model.inference_mode=offline test_dataloader.dataset.ref_img_sampler.num_ref_imgs=12
+clip_test_pipeline = [
+    dict(type='ApplyToFrames', transforms=test_pipeline[:-1]),
+    dict(type='PackVideoInputs')]
+clip_test_ref_sampler = dict(num_ref_imgs=1, method='test_with_adaptive_stride')
+
 _ref_sampler = dict(num_ref_imgs=2, frame_range=9, filter_key_img=True, method='bilateral_uniform')
 train_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=True,
