@@ -76,7 +76,7 @@ def test_stream_feeds_one_video_in_order_with_pipeline_metainfo():
 
 def test_fps_table_compares_configs_and_loads_a_checkpoint(tmp_path, capsys):
     checkpoint = tmp_path / 'tiny.pth'
-    torch.save({'state_dict': fps.build_model(CONFIG).state_dict()}, checkpoint)
+    torch.save({'state_dict': fps.init_model(CONFIG).state_dict()}, checkpoint)
     results = fps.main([CONFIG, str(checkpoint), '--compare', CONFIG, *TINY,
                         '--frames', '4', '--warmup', '1', '--repeats', '2'])
     out = capsys.readouterr().out

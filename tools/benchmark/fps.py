@@ -27,9 +27,10 @@ import torch
 from mmengine.config import DictAction
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from vmem.apis.benchmark import (DEFAULT_DISTINCT_FRAMES, build_model,  # noqa: E402
+from vmem.apis.benchmark import (DEFAULT_DISTINCT_FRAMES,  # noqa: E402
                                  default_input_size, machine_description, percentile,
                                  read_frames, stream, synthetic_frames)
+from vmem.apis.model_init import init_model  # noqa: E402
 from vmem.utils import register_all_modules  # noqa: E402
 from vmem.utils.config_check import ConfigError  # noqa: E402
 from vmem.utils.runner_args import load_config  # noqa: E402
@@ -160,7 +161,7 @@ def run(args: argparse.Namespace) -> dict:
     names = [entry.name for entry in entries]
     entries = [Entry(name=f'{e.name} ({i + 1})' if names.count(e.name) > 1 else e.name,
                      config=e.config, checkpoint=e.checkpoint) for i, e in enumerate(entries)]
-    models = [build_model(e.config, checkpoint=e.checkpoint, cfg_options=args.cfg_options, device=args.device)
+    models = [init_model(e.config, checkpoint=e.checkpoint, cfg_options=args.cfg_options, device=args.device)
               for e in entries]
     frames, (width, height) = load_frames(args)
     source = 'synthetic (SynthVID)' if args.source == 'synthetic' else args.source

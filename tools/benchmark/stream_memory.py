@@ -27,9 +27,10 @@ from mmengine.config import DictAction
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fps import int_at_least  # noqa: E402
-from vmem.apis.benchmark import (DEFAULT_DISTINCT_FRAMES, FrameRecord, build_model,  # noqa: E402
+from vmem.apis.benchmark import (DEFAULT_DISTINCT_FRAMES, FrameRecord,  # noqa: E402
                                  default_input_size, machine_description, percentile,
                                  read_frames, stream, synthetic_frames)
+from vmem.apis.model_init import init_model  # noqa: E402
 from vmem.utils import register_all_modules  # noqa: E402
 from vmem.utils.config_check import ConfigError  # noqa: E402
 from vmem.utils.runner_args import load_config  # noqa: E402
@@ -144,7 +145,7 @@ def run(args: argparse.Namespace) -> dict:
     register_all_modules()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    model = build_model(args.config, checkpoint=args.checkpoint, cfg_options=args.cfg_options,
+    model = init_model(args.config, checkpoint=args.checkpoint, cfg_options=args.cfg_options,
                         device=args.device)
     width, height = args.size or default_input_size(load_config(args.config, args.cfg_options))
     count = min(args.frames, DEFAULT_DISTINCT_FRAMES)

@@ -39,32 +39,7 @@ class FrameRecord:
     cuda_bytes: Optional[int] = None  # tensors allocated by torch on the current GPU
 
 
-# -- the model --------------------------------------------------------------------------------
-def build_model(config_path: str, *, checkpoint: Optional[str] = None,
-                cfg_options: Optional[Mapping[str, Any]] = None, device: str = 'cpu'):
-    """The config's ``model`` in eval mode on ``device``, with weights from ``checkpoint``
-    (loaded strictly, ``weights_only``) or random ones without."""
-    from mmengine.registry import DefaultScope
-
-    from vmem.registry import MODELS
-    from vmem.utils.config_check import check_registered_types
-    from vmem.utils.runner_args import load_config
-    from vmem.utils.weights_loading import load_model_weights
-
-    check_device(device)
-    cfg = load_config(config_path, cfg_options)
-    if cfg.get('model') is None:
-        raise ValueError(f'{config_path}: the config has no `model` to benchmark')
-    check_registered_types({'model': cfg.model}, config_path=config_path)
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'vmem')):
-        model = MODELS.build(cfg.model)
-    # Without a checkpoint the layers keep their construction-time random weights; the
-    # config's init_cfg is not applied, as it may name pretrained files absent here.
-    if checkpoint is not None:
-        load_model_weights(model, checkpoint, strict=True)
-    return model.to(device).eval()
-
-
+# -- the model ---------------------------------------------------------------------------------
 def default_input_size(cfg) -> Tuple[int, int]:
     """(width, height): the ``scale`` of the test pipeline's ``Resize`` (also inside wrappers
     such as ``ApplyToFrames``), else SynthVID's size."""
@@ -80,13 +55,6 @@ def default_input_size(cfg) -> Tuple[int, int]:
             return int(width), int(height)
         steps[:0] = list(step.get('transforms') or [])
     return FALLBACK_INPUT_SIZE
-
-
-def check_device(device: str) -> None:
-    if device not in ('cpu', 'cuda'):
-        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
-    if device == 'cuda' and not torch.cuda.is_available():
-        raise ValueError('device cuda: no CUDA device is visible to torch')
 
 
 # -- frames -----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, field
+from typing import Optional
 
 import torch
 from torch import nn
@@ -36,8 +37,8 @@ class WeightsMismatch:
         return '\n'.join(lines)
 
 
-def read_state_dict(path: str) -> dict:
-    """A checkpoint's model weights, read with ``weights_only=True`` (no code runs)."""
+def read_checkpoint(path: str) -> dict:
+    """A whole checkpoint (weights and ``meta``), read with ``weights_only=True`` (no code runs)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint file not found: {path}')
     from .checkpoint import enable_safe_checkpoints
@@ -45,9 +46,19 @@ def read_state_dict(path: str) -> dict:
     checkpoint = torch.load(path, map_location='cpu', weights_only=True)
     if not isinstance(checkpoint, dict):
         raise TypeError(f'{path}: expected a dict checkpoint, got {type(checkpoint).__name__}')
+    return checkpoint
+
+
+def state_dict_of(checkpoint: dict) -> dict:
+    """The model weights of a checkpoint read by :func:`read_checkpoint`."""
     state = checkpoint.get('state_dict', checkpoint)
     # DDP-wrapped models save their weights under `module.`
     return {key[len('module.'):] if key.startswith('module.') else key: value for key, value in state.items()}
+
+
+def read_state_dict(path: str) -> dict:
+    """A checkpoint's model weights, read with ``weights_only=True`` (no code runs)."""
+    return state_dict_of(read_checkpoint(path))
 
 
 def compare_state_dicts(model_state: dict, loaded: dict) -> WeightsMismatch:
@@ -61,11 +72,13 @@ def compare_state_dicts(model_state: dict, loaded: dict) -> WeightsMismatch:
     return mismatch
 
 
-def load_model_weights(model: nn.Module, path: str, *, strict: bool = True) -> WeightsMismatch:
+def load_model_weights(model: nn.Module, path: str, *, strict: bool = True,
+                       checkpoint: Optional[dict] = None) -> WeightsMismatch:
     """Load ``path``'s weights into ``model`` (unwrapping DDP); raise (strict) or warn on
-    any mismatch. Keys with a wrong shape are skipped in non-strict mode."""
+    any mismatch. Keys with a wrong shape are skipped in non-strict mode. ``checkpoint``:
+    ``path`` already read by :func:`read_checkpoint` (``path`` then only names it)."""
     model = getattr(model, 'module', model)
-    loaded = read_state_dict(path)
+    loaded = state_dict_of(checkpoint if checkpoint is not None else read_checkpoint(path))
     model_state = model.state_dict()
     mismatch = compare_state_dicts(model_state, loaded)
     if mismatch and strict:
