@@ -42,6 +42,7 @@ EXAMPLE_CONFIGS = {
     ('TRANSFORMS', 'ApplyToFrames'): dict(
         type='ApplyToFrames', transforms=[dict(type='LoadFrame'), dict(type='RandomFlip', prob=0.5)]),
     ('HOOKS', 'RandomStateHook'): dict(type='RandomStateHook'),
+    ('HOOKS', 'DetVisualizationHook'): dict(type='DetVisualizationHook', show_dir='shown'),
     ('MODELS', 'DetDataPreprocessor'): dict(type='DetDataPreprocessor', pad_size_divisor=32),
     ('MODELS', 'TimmBackbone'): dict(type='TimmBackbone', model_name='resnet18', out_indices=(4,),
                                      dilate_last_stage=True, frozen_stages=1),

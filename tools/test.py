@@ -18,7 +18,7 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where logs go (default work_dirs/<config name>)')
     parser.add_argument('--out', help='dump raw predictions to this .pkl file')
-    parser.add_argument('--show-dir', help='draw predictions into this folder (needs a visualizer; not yet)')
+    parser.add_argument('--show-dir', help='draw predictions on the test frames and save them as jpgs in this folder')
     parser.add_argument('--non-strict', action='store_true',
                         help='load a checkpoint that only partly matches the model (warns instead of failing)')
     add_common_arguments(parser)

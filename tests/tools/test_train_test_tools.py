@@ -2,15 +2,21 @@
 and the argument handling shared by the tools."""
 import pickle
 import sys
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.structures import InstanceData
 
 from tool_runner import ROOT, TOY_TEST, TOY_TRAIN, run_tool
 from vmem.datasets.synthetic import generate_synthvid
+from vmem.engine import DetVisualizationHook
+from vmem.structures import DetDataSample
 from vmem.utils.runner_args import (configure_test, configure_train, default_work_dir, format_metrics,
                                     load_config, set_local_rank_env)
+from vmem.video import VideoWriter, read_image
 
 PLAIN = (dict, list, tuple, int, float, str, bool, type(None), torch.Tensor)
 
@@ -49,10 +55,56 @@ def test_test_tool_prints_metrics_and_dumps_plain_predictions(synthvid_test_root
     assert len({(p['video_id'], p['frame_id']) for p in predictions}) == 8
 
 
-def test_show_dir_is_refused_with_a_clear_message(tmp_path):
+def test_show_dir_writes_one_drawn_jpg_per_test_frame(synthvid_test_root, tmp_path):
+    checkpoint = tmp_path / 'toy.pth'
+    torch.save({'state_dict': {'score': torch.tensor(0.75)}}, checkpoint)
+    show_dir = tmp_path / 'shown'
+    run_tool('tools/test.py', TOY_TEST, checkpoint, '--work-dir', tmp_path / 'wd', '--show-dir', show_dir,
+             '--cfg-options', f'test_dataloader.dataset.data_root={synthvid_test_root}/',
+             f'test_evaluator.ann_file={synthvid_test_root}/annotations/synthvid_test.json')
+    frames = sorted((synthvid_test_root / 'test' / 'frames').glob('*/*.jpg'))
+    drawn = sorted(show_dir.glob('*/*.jpg'))
+    assert len(frames) == 8
+    assert [p.relative_to(show_dir) for p in drawn] == [p.relative_to(frames[0].parents[1]) for p in frames]
+    for frame_path, drawn_path in zip(frames, drawn):
+        frame, picture = read_image(frame_path), read_image(drawn_path)
+        assert picture.shape == frame.shape == (64, 96, 3)  # the original frame size, not the network input's
+        # ToyDetector's box spans the middle half: its outline is drawn, the corner is left alone
+        assert np.abs(picture[16:48, 24].astype(int) - frame[16:48, 24]).max() > 60
+        assert np.abs(picture[-3:, -3:].astype(int) - frame[-3:, -3:]).max() < 30  # jpeg noise only
+
+
+def test_show_dir_adds_the_hook_after_existing_ones(tmp_path):
     cfg = Config.fromfile(TOY_TEST)
-    with pytest.raises(NotImplementedError, match='visualizer'):
-        configure_test(cfg, config_path=TOY_TEST, show_dir=str(tmp_path))
+    cfg.custom_hooks = [dict(type='RandomStateHook')]
+    cfg = configure_test(cfg, config_path=TOY_TEST, show_dir=str(tmp_path))
+    assert cfg.custom_hooks == [dict(type='RandomStateHook'),
+                                dict(type='DetVisualizationHook', show_dir=str(tmp_path))]
+
+
+def test_visualization_hook_reads_video_frames_and_skips_samples_without_a_source(tmp_path):
+    video = tmp_path / 'clip.mp4'
+    with VideoWriter(video, fps=5.0, frame_size=(64, 48)) as writer:
+        for _ in range(3):
+            writer.write(np.full((48, 64, 3), 90, np.uint8))
+    hook = DetVisualizationHook(show_dir=tmp_path / 'shown')
+    runner = SimpleNamespace(test_dataloader=SimpleNamespace(dataset=SimpleNamespace(metainfo={'classes': ('a',)})))
+    hook.before_test(runner)
+
+    def predicted(**metainfo):
+        sample = DetDataSample(metainfo=dict(ori_shape=(48, 64), **metainfo))
+        sample.pred_instances = InstanceData(bboxes=torch.tensor([[8.0, 8.0, 40.0, 40.0]]),
+                                             scores=torch.tensor([0.9]), labels=torch.tensor([0]))
+        return sample
+
+    outputs = [predicted(video_path=str(video), frame_id=0), predicted(video_path=str(video), frame_id=2),
+               predicted()]  # the last names no frame to read: skipped
+    hook.after_test_iter(runner, 0, data_batch=None, outputs=outputs)
+    assert sorted(p.name for p in (tmp_path / 'shown' / 'clip').iterdir()) == ['frame_000000.jpg', 'frame_000002.jpg']
+    assert read_image(tmp_path / 'shown' / 'clip' / 'frame_000002.jpg').shape == (48, 64, 3)
+    assert hook._video is not None  # kept open for the next frames of this video ...
+    hook.after_test_epoch(runner)
+    assert hook._video is None  # ... and closed at the end
 
 
 def test_out_must_be_a_pickle_and_adds_dump_results():

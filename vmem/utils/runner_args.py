@@ -99,8 +99,7 @@ def configure_test(cfg: Config, *, config_path: str, work_dir: Optional[str] = N
     after the runner is built (strict by default), not through ``load_from``."""
     _set_launcher_and_work_dir(cfg, config_path=config_path, work_dir=work_dir, launcher=launcher)
     if show_dir is not None:
-        raise NotImplementedError('--show-dir needs a visualizer, which vmem does not have yet; '
-                                  'run without it (or use --out and draw from the pickle)')
+        cfg.custom_hooks = [*(cfg.get('custom_hooks') or []), dict(type='DetVisualizationHook', show_dir=show_dir)]
     if out is not None:
         if not out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out must be a .pkl or .pickle file, got {out}')
