@@ -1,10 +1,10 @@
-# `make demo` and `make test` create .venv and install vmem into it on first use.
+# `make demo` (the quick start) and `make test` create .venv and install vmem into it on first use.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo memory-demo test bench clean
 
 $(INSTALLED): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,6 +13,9 @@ $(INSTALLED): setup.py
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)
+	$(PY) demo/quick_start.py
+
+memory-demo: $(INSTALLED)
 	$(PY) demo/memory_bank_demo.py
 
 test: $(INSTALLED)

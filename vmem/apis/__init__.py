@@ -1,5 +1,22 @@
-"""Using built models from Python: building one from a config, feeding it frames, timing it.
+"""Using built models from Python: building one from a config, running it on video
+streams, timing it.
 
-Submodules are imported on demand (``from vmem.apis.benchmark import ...``) so that
-importing the package stays cheap.
+    from vmem.apis import VideoInferencer, init_model
+
+The names below are imported on first use, so that importing the package stays cheap.
 """
+from importlib import import_module
+
+_EXPORTS = {
+    'init_model': 'model_init',
+    'FramePrediction': 'video_inference',
+    'VideoInferencer': 'video_inference',
+    'VideoReport': 'video_inference',
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    return getattr(import_module(f'.{_EXPORTS[name]}', __name__), name)
