@@ -148,10 +148,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     smaller.add_argument('--videos', nargs=3, type=int, default=[144, 24, 24], metavar=('TRAIN', 'VAL', 'TEST'),
                          help='SynthVID videos per split (default: 144 24 24)')
     smaller.add_argument('--frames', type=int, default=48, help='frames per SynthVID video (default: 48)')
-    smaller.add_argument('--schedule', nargs=3, type=int, default=[1200, 800, 1000],
+    smaller.add_argument('--schedule', nargs=3, type=int, default=[1500, 1000, 1300],
                          metavar=('TOTAL', 'FORK', 'LR_DROP'),
                          help='iterations per model; the iteration at which MAMBA starts from the baseline; '
-                              'the one at which both drop the learning rate (default: 1200 800 1000)')
+                              'the one at which both drop the learning rate (default: 1500 1000 1300)')
     args = parser.parse_args(argv)
     total, fork, lr_drop = args.schedule
     if not 0 < fork < total or not 0 < lr_drop <= total:
