@@ -32,3 +32,33 @@ def test_two_process_training_on_cpu(tmp_path):
     checkpoint = torch.load(work_dir / 'iter_4.pth', weights_only=True)
     assert torch.equal(checkpoint['state_dict']['linear.weight'], records[0]['weight'])
     assert not os.path.exists(work_dir / 'rank2.pt')
+
+
+def test_two_process_testing_on_cpu_gathers_every_video(tmp_path):
+    """tools/dist_test.sh: each rank predicts whole videos; rank 0 evaluates all of them."""
+    import pickle
+
+    from tool_runner import TOY_TEST
+    from vmem.datasets.synthetic import generate_synthvid
+    root = tmp_path / 'synthvid'
+    generate_synthvid(root, split='test', num_videos=3, num_frames=4, width=96, height=64, write_videos=False)
+    checkpoint = tmp_path / 'toy.pth'
+    torch.save({'state_dict': {'score': torch.tensor(0.5)}}, checkpoint)
+    data = ['--cfg-options', f'test_dataloader.dataset.data_root={root}/',
+            f'test_evaluator.ann_file={root}/annotations/synthvid_test.json']
+    outputs = {}
+    for processes in (1, 2):
+        out = tmp_path / f'preds_{processes}.pkl'
+        result = subprocess.run(
+            ['bash', 'tools/dist_test.sh', TOY_TEST, str(checkpoint), str(processes),
+             '--work-dir', str(tmp_path / f'wd{processes}'), '--out', str(out), *data],
+            cwd=ROOT, env=tool_env(PYTHON=sys.executable, PORT=str(free_port())),
+            capture_output=True, text=True, timeout=180)
+        assert result.returncode == 0, result.stderr[-4000:]
+        table = [line for line in result.stdout.splitlines() if line.startswith('| vid/mAP ')]
+        assert len(table) == 1  # printed by rank 0 only
+        with open(out, 'rb') as file:
+            predictions = pickle.load(file)
+        outputs[processes] = (table[0], sorted((p['video_id'], p['frame_id']) for p in predictions))
+    assert outputs[2] == outputs[1]
+    assert len(outputs[2][1]) == 12 and len(set(outputs[2][1])) == 12
