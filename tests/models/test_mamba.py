@@ -110,12 +110,12 @@ def test_instance_memory_is_bounded_by_capacity(generator):
 
 def test_key_set_modes():
     bank = MemoryBank(capacity=10, dim=2, fields=dict(score='float32', frame_id='int64'))
-    assert read_key_set(bank, key_set='random', num_keys=4).shape == (0, 2)  # empty bank
+    assert read_key_set(bank, key_set='random', num_keys=4).keys.shape == (0, 2)  # empty bank
     keys = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1], [-1.0, 0.0], [0.1, 1.0], [0.0, -1.0]])
     bank.write(keys, score=torch.tensor([0.1, 0.9, 0.2, 0.8, 0.3, 0.7]), frame_id=0)
 
     def rows(found):
-        return sorted(int((keys == key).all(1).nonzero()) for key in found)
+        return sorted(int((keys == key).all(1).nonzero()) for key in found.keys)
 
     assert rows(read_key_set(bank, key_set='all', num_keys=None)) == [0, 1, 2, 3, 4, 5]
     assert rows(read_key_set(bank, key_set='score', num_keys=3)) == [1, 3, 5]
@@ -317,3 +317,46 @@ def test_train_then_offline_test_tools_on_the_tiny_mamba_config(tiny_root, tmp_p
                       'test_dataloader.dataset.data_prefix.img_path=val/frames',
                       'model.inference_mode=offline', 'test_dataloader.dataset.ref_img_sampler.num_ref_imgs=3')
     assert '| vid/mAP ' in stdout
+
+
+@pytest.mark.parametrize('memory_type', ['instance', 'pixel'])
+def test_cached_key_projections_give_the_same_enhancement(memory_type, generator):
+    """At inference each stored entry carries its GEO key projection; reading it equals
+    projecting the key set afresh, and training never reads the cache."""
+    def build(cache):
+        torch.manual_seed(0)
+        if memory_type == 'instance':
+            return InstanceMemory(dim=32, capacity=64, num_keys=16, write_topk=8, num_heads=4,
+                                  init_scale=0.5, cache_key_projections=cache)
+        return PixelMemory(dim=32, capacity=64, num_keys=16, pixels_per_box=4, num_heads=4,
+                           init_scale=0.5, cache_key_projections=cache)
+
+    def run(memory):
+        torch.manual_seed(1)  # the same random key sets and stored cells for both memories
+        outputs = []
+        for frame in range(4):
+            features = torch.randn(1, 32, 6, 8, generator=torch.Generator().manual_seed(frame))
+            if memory_type == 'instance':
+                rois = torch.zeros(10, 5)
+                step = MemoryStep(write=True, frame_ids=[frame])
+                outputs.append(memory(features[0].flatten(1).t()[:10], rois=rois, context={'memory_step': step}))
+                step.commit(torch.rand(10))
+            else:
+                outputs.append(memory.enhance(features))
+                boxes = torch.tensor([[0.0, 0.0, 64.0, 48.0], [16.0, 16.0, 48.0, 40.0]])
+                memory.write(features, [boxes], [torch.tensor([0.9, 0.6])], stride=(8.0, 8.0), frame_ids=[frame])
+        return outputs
+
+    cached, fresh = build(True).eval(), build(False).eval()
+    with torch.no_grad():
+        for with_cache, without in zip(run(cached), run(fresh)):
+            torch.testing.assert_close(with_cache, without, rtol=1e-5, atol=1e-5)
+    assert cached.bank(0).read().values.shape[1] == cached.geo.projected_dim
+    assert fresh.bank(0).value_dim is None
+    # training: gradients reach the key projection, so nothing cached is read
+    cached.train()
+    cached.reset(1)
+    outputs = run(cached)
+    outputs[-1].sum().backward()
+    assert cached.geo.layers[0].key.weight.grad is not None
+    assert cached.geo.layers[0].key.weight.grad.abs().sum() > 0

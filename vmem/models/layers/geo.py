@@ -12,7 +12,8 @@ from vmem.registry import MODELS
 
 
 class GEOLayer(nn.Module):
-    """One enhancement: ``x + proj(concat_h softmax(q_h k_h^T / sqrt(dk)) M)``.
+    """One enhancement: ``x + proj(concat_h softmax(q_h k_h^T / sqrt(dk)) M)``, from the key
+    set's :meth:`project_keys`.
 
     Each head attends from the queries ``x`` [n, d] to the key set ``M`` [m, d] with its own
     query/key projections (d -> dk) and reads the unprojected key features (so a head's
@@ -42,14 +43,28 @@ class GEOLayer(nn.Module):
         # starts from its single-frame behaviour
         nn.init.normal_(self.proj_weight, std=init_scale)
 
-    def forward(self, x: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        heads, key_dim = self.num_heads, self.key_dim
+    @property
+    def projected_dim(self) -> int:
+        """Width of one key's projection: H*dk attention keys, then d values."""
+        return self.num_heads * self.key_dim + self.dim
+
+    def project_keys(self, keys: torch.Tensor) -> torch.Tensor:
+        """[m, d] key set -> [m, H*dk + d]: each entry's attention keys and (projected) values.
+
+        A function of one entry and the weights only, so memories can compute it once per
+        stored entry at inference instead of once per frame that reads the entry."""
         keys = self.key_norm(keys)
-        k = self.key(keys).view(len(keys), heads, key_dim).transpose(0, 1)            # [H, m, dk]
+        values = torch.einsum('md,hcd->mhc', keys, self.proj_weight).reshape(len(keys), self.dim)
+        return torch.cat([self.key(keys), values], dim=1)
+
+    def forward(self, x: torch.Tensor, projected_keys: torch.Tensor) -> torch.Tensor:
+        heads, key_dim = self.num_heads, self.key_dim
+        m = len(projected_keys)
+        k = projected_keys[:, :heads * key_dim].reshape(m, heads, key_dim).transpose(0, 1)   # [H, m, dk]
         # value of head h = keys projected by its group: [H, m, d/H]
-        v = torch.einsum('md,hcd->hmc', keys, self.proj_weight)
+        v = projected_keys[:, heads * key_dim:].reshape(m, heads, self.dim // heads).transpose(0, 1)
         # chunk the queries so that no [H, chunk, m] attention map exceeds the budget
-        chunk = max(1, self.max_attention_elements // max(1, heads * len(keys)))
+        chunk = max(1, self.max_attention_elements // max(1, heads * m))
         outputs = []
         for start in range(0, len(x), chunk):
             q = self.query(self.query_norm(x[start:start + chunk]))
@@ -101,16 +116,45 @@ class GEO(nn.Module):
                      max_attention_elements=max_attention_elements)
             for _ in range(num_layers))
 
-    def forward(self, queries: torch.Tensor, key_set: torch.Tensor) -> torch.Tensor:
-        for name, tensor in (('queries', queries), ('key_set', key_set)):
-            if tensor.dim() != 2 or tensor.shape[1] != self.dim:
-                raise ValueError(f'GEO {name} must be [num, {self.dim}], got {tuple(tensor.shape)}')
-        if len(key_set) == 0 or len(queries) == 0:
-            return queries
-        key_set = key_set.to(queries.dtype)
+    @property
+    def projected_dim(self) -> int:
+        """Width of :meth:`project_keys`' output per key."""
+        return sum(layer.projected_dim for layer in self.layers)
+
+    def project_keys(self, key_set: torch.Tensor) -> torch.Tensor:
+        """[m, dim] -> [m, projected_dim]: what every layer computes from each key. Passing
+        it as ``projected_keys`` gives the same output as passing the key set."""
+        self._check('key_set', key_set, self.dim)
+        return torch.cat([layer.project_keys(key_set) for layer in self.layers], dim=1)
+
+    def forward(self, queries: torch.Tensor, key_set: Optional[torch.Tensor] = None, *,
+                projected_keys: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Enhance ``queries`` [n, dim] from ``key_set`` [m, dim], or from its cached
+        :meth:`project_keys` (exactly one of the two)."""
+        if (key_set is None) == (projected_keys is None):
+            raise ValueError('GEO needs exactly one of key_set and projected_keys')
+        self._check('queries', queries, self.dim)
+        if projected_keys is None:
+            self._check('key_set', key_set, self.dim)
+            if len(key_set) == 0 or len(queries) == 0:
+                return queries
+            projected_keys = self.project_keys(key_set.to(queries.dtype))
+        else:
+            self._check('projected_keys', projected_keys, self.projected_dim)
+            if len(projected_keys) == 0 or len(queries) == 0:
+                return queries
+            projected_keys = projected_keys.to(queries.dtype)
+        start = 0
         for layer in self.layers:
-            queries = layer(queries, key_set)
+            width = layer.projected_dim
+            queries = layer(queries, projected_keys[:, start:start + width])
+            start += width
         return queries
+
+    @staticmethod
+    def _check(name: str, tensor: torch.Tensor, width: int) -> None:
+        if tensor.dim() != 2 or tensor.shape[1] != width:
+            raise ValueError(f'GEO {name} must be [num, {width}], got {tuple(tensor.shape)}')
 
     def extra_repr(self) -> str:
         return f'dim={self.dim}, num_heads={self.num_heads}, key_dim={self.key_dim}, num_layers={len(self.layers)}'

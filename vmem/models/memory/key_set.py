@@ -5,7 +5,7 @@ from typing import Optional
 
 import torch
 
-from vmem.memory import MemoryBank
+from vmem.memory import MemoryBank, MemoryRead
 
 KEY_SETS = ('random', 'topk', 'score', 'all')
 
@@ -26,8 +26,9 @@ def check_key_set(*, key_set: str, num_keys: Optional[int], capacity: int) -> No
 
 
 def read_key_set(bank: MemoryBank, *, key_set: str, num_keys: Optional[int],
-                 queries: Optional[torch.Tensor] = None, metric: str = 'cosine') -> torch.Tensor:
-    """Keys [m, dim] (m <= num_keys; m = 0 for an empty bank).
+                 queries: Optional[torch.Tensor] = None, metric: str = 'cosine') -> MemoryRead:
+    """The key set's entries: ``.keys`` [m, dim] (m <= num_keys; m = 0 for an empty bank)
+    and, in banks that cache them, ``.values`` (see `key_projections_to_store`).
 
     - ``'random'``: ``num_keys`` random entries (MAMBA's default).
     - ``'score'``: the ``num_keys`` entries with the highest ``score`` field.
@@ -37,19 +38,33 @@ def read_key_set(bank: MemoryBank, *, key_set: str, num_keys: Optional[int],
       ``num_keys`` entries retrieved by the most queries are kept.
     """
     if bank.size == 0 or key_set == 'all':  # an empty read gives a [0, dim] key set
-        return bank.read().keys
+        return bank.read()
     if key_set == 'random':
-        return bank.sample(num_keys).keys
+        return bank.sample(num_keys)
     if key_set == 'score':
-        return bank.rank('score', num_keys).keys
+        return bank.rank('score', num_keys)
     if key_set != 'topk':
         raise ValueError(f'key_set must be one of {KEY_SETS}, got {key_set!r}')
     if queries is None or len(queries) == 0:
-        return bank.gather(torch.zeros(0, dtype=torch.long, device=bank.device)).keys
+        return bank.gather(torch.zeros(0, dtype=torch.long, device=bank.device))
     per_query = max(1, num_keys // len(queries))
     # the memories keep float32 banks; queries may be half precision under autocast
     found = bank.topk(queries.detach().float(), per_query, metric=metric).indices.flatten()
     slots, hits = found[found >= 0].unique(return_counts=True)
     if len(slots) > num_keys:
         slots = slots[hits.topk(num_keys).indices]
-    return bank.gather(slots).keys
+    return bank.gather(slots)
+
+
+def key_projections_to_store(geo, features: torch.Tensor, *, cache: bool, training: bool) -> Optional[torch.Tensor]:
+    """The bank values to write with ``features``: their ``geo.project_keys`` at inference,
+    so frames reading them skip that work (None when the bank caches nothing).
+
+    In training the weights change every step and the gradient must flow through the
+    projection, so reads project afresh and what is stored (zeros) is never read; memory
+    is reset between training steps and at every new video, so no stream mixes the two."""
+    if not cache:
+        return None
+    if training:
+        return features.new_zeros(len(features), geo.projected_dim)
+    return geo.project_keys(features)

@@ -8,7 +8,7 @@ import torch
 from vmem.models.layers import GEO
 from vmem.registry import MODELS
 
-from .key_set import check_key_set, read_key_set
+from .key_set import check_key_set, key_projections_to_store, read_key_set
 from .streams import StreamMemory
 
 
@@ -33,13 +33,16 @@ class PixelMemory(StreamMemory):
         max_transient: most cells in a transient set (default: num_keys, or capacity
             with key_set='all'); a random subset is kept beyond it.
         num_heads, key_dim, num_layers, init_scale, max_attention_elements: of the GEO.
+        cache_key_projections: at inference, store each cell's GEO key projection with it
+            (see `InstanceMemory`).
     """
 
     def __init__(self, *, dim: int, capacity: int = 20000, key_set: str = 'random',
                  num_keys: Optional[int] = 2000, pixels_per_box: int = 100, write_thr: float = 0.8,
                  transient_thr: float = 0.5, max_transient: Optional[int] = None, num_heads: int = 16,
                  key_dim: Optional[int] = None, num_layers: int = 1, init_scale: float = 1e-3,
-                 max_attention_elements: int = 2 ** 24, topk_metric: str = 'cosine'):
+                 max_attention_elements: int = 2 ** 24, topk_metric: str = 'cosine',
+                 cache_key_projections: bool = True):
         check_key_set(key_set=key_set, num_keys=num_keys, capacity=capacity)
         if isinstance(pixels_per_box, bool) or not isinstance(pixels_per_box, int) or pixels_per_box < 1:
             raise ValueError(f'pixels_per_box must be a positive int, got {pixels_per_box!r}')
@@ -49,16 +52,21 @@ class PixelMemory(StreamMemory):
         max_transient = (num_keys or capacity) if max_transient is None else max_transient
         if isinstance(max_transient, bool) or not isinstance(max_transient, int) or max_transient < 0:
             raise ValueError(f'max_transient must be an int >= 0, got {max_transient!r}')
+        geo = GEO(dim=dim, num_heads=num_heads, key_dim=key_dim, num_layers=num_layers,
+                  init_scale=init_scale, max_attention_elements=max_attention_elements)
         super().__init__(bank_cfg=dict(capacity=capacity, dim=dim, write_policy='RandomReplace',
+                                       value_dim=geo.projected_dim if cache_key_projections else None,
                                        fields=dict(score='float32', frame_id='int64')))
         self.dim = dim
+        self.cache_key_projections = cache_key_projections
         self.key_set, self.num_keys, self.topk_metric = key_set, num_keys, topk_metric
         self.pixels_per_box, self.write_thr, self.transient_thr = pixels_per_box, write_thr, transient_thr
         self.max_transient = max_transient
-        self.geo = GEO(dim=dim, num_heads=num_heads, key_dim=key_dim, num_layers=num_layers,
-                       init_scale=init_scale, max_attention_elements=max_attention_elements)
-        # per stream: cells of the last frame's uncertain detections (plain tensors, not state)
+        self.geo = geo
+        # per stream: cells of the last frame's uncertain detections and, when cached, their
+        # key projections (plain tensors, not state)
         self.transient: List[torch.Tensor] = [self._no_cells()]
+        self.transient_projected: List[Optional[torch.Tensor]] = [None]
 
     def _no_cells(self) -> torch.Tensor:
         return torch.zeros(0, self.dim, device=self.banks[0].device)
@@ -66,12 +74,22 @@ class PixelMemory(StreamMemory):
     def reset(self, num_streams: int = 1) -> None:
         super().reset(num_streams)
         self.transient = [self._no_cells() for _ in range(num_streams)]
+        self.transient_projected = [None] * num_streams
+
+    def _reads_cache(self) -> bool:
+        return self.cache_key_projections and not self.training
 
     def key_set_of(self, stream: int, queries: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Stream ``stream``'s keys: a key set read from its bank, then its transient set."""
-        keys = read_key_set(self.bank(stream), key_set=self.key_set, num_keys=self.num_keys,
+        """Stream ``stream``'s keys: a key set read from its bank, then its transient set;
+        at inference with cached projections, their ``GEO.project_keys`` instead."""
+        read = read_key_set(self.bank(stream), key_set=self.key_set, num_keys=self.num_keys,
                             queries=queries, metric=self.topk_metric)
-        return torch.cat([keys, self.transient[stream].to(keys)])
+        if not self._reads_cache():
+            return torch.cat([read.keys, self.transient[stream].to(read.keys)])
+        transient = self.transient_projected[stream]
+        if transient is None:  # written in training mode, or nothing written yet
+            transient = self.geo.project_keys(self.transient[stream].to(read.values))
+        return torch.cat([read.values, transient.to(read.values)])
 
     def enhance(self, feature_map: torch.Tensor) -> torch.Tensor:
         """[N, C, H, W] -> [N, C, H, W]; image b reads stream b."""
@@ -84,7 +102,8 @@ class PixelMemory(StreamMemory):
         enhanced = []
         for stream, frame in enumerate(feature_map):
             cells = frame.flatten(1).t()                                   # [H*W, C]
-            out = self.geo(cells, self.key_set_of(stream, cells))
+            keys = self.key_set_of(stream, cells)
+            out = self.geo(cells, projected_keys=keys) if self._reads_cache() else self.geo(cells, keys)
             enhanced.append(out.t().reshape(frame.shape))
         return torch.stack(enhanced)
 
@@ -102,12 +121,16 @@ class PixelMemory(StreamMemory):
             uncertain = (frame_scores >= self.transient_thr) & ~confident
             index, owner = cells_in_boxes(frame_boxes[confident], frame.shape[-2:], stride, self.pixels_per_box)
             if len(index):
-                self.bank(stream).write(cells[index], score=frame_scores[confident][owner].float(),
+                stored = cells[index]
+                values = key_projections_to_store(self.geo, stored, cache=self.cache_key_projections,
+                                                  training=self.training)
+                self.bank(stream).write(stored, values, score=frame_scores[confident][owner].float(),
                                         frame_id=int(frame_ids[stream]))
             index, _ = cells_in_boxes(frame_boxes[uncertain], frame.shape[-2:], stride, self.pixels_per_box)
             if len(index) > self.max_transient:
                 index = index[torch.randperm(len(index), device=index.device)[:self.max_transient]]
             self.transient[stream] = cells[index]
+            self.transient_projected[stream] = self.geo.project_keys(cells[index]) if self._reads_cache() else None
 
     def extra_repr(self) -> str:
         return (f'capacity={self.capacity}, key_set={self.key_set!r}, num_keys={self.num_keys}, '
