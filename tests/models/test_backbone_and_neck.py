@@ -76,3 +76,15 @@ def test_channel_mapper_reduces_dc5_channels():
     assert mapped.shape == (1, 24, 4, 4) and mapped.min() >= 0  # ReLU after the conv
     with pytest.raises(ValueError, match='1 levels'):
         neck([mapped, mapped])
+
+
+def test_cpu_inference_in_channels_last_gives_the_same_nchw_features():
+    torch.manual_seed(0)
+    fast = TimmBackbone(model_name='resnet10t', out_indices=(2, 3)).eval()
+    plain = TimmBackbone(model_name='resnet10t', out_indices=(2, 3), cpu_channels_last=False).eval()
+    plain.load_state_dict(fast.state_dict())
+    images = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        for a, b in zip(fast(images), plain(images)):
+            assert a.is_contiguous()  # NCHW for the neck and heads
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)

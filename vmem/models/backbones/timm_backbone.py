@@ -26,6 +26,11 @@ class TimmBackbone(BaseModule):
         norm_eval: keep every BatchNorm in eval mode while training (batch statistics of
             1-2 detection images per GPU are too noisy to update them).
         pretrained: let timm download weights (impossible offline; use ``init_cfg``).
+        cpu_channels_last: at inference on CPU, feed the body channels-last input. oneDNN's
+            NCHW max pooling is slow (14 ms for ResNet's stem pool on a 256x192 frame, one
+            thread, torch 2.15; 1 ms channels-last), and the whole tiny SynthVID detector
+            runs ~15% faster with the same outputs (to 1e-5). Training keeps NCHW, whose
+            speed was not measured either way; outputs are returned NCHW.
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH, prefix='')`` loads a local
             timm/torchvision state dict (optionally wrapped in ``state_dict``/``model``);
             with ``prefix`` only keys starting with it are taken, with it stripped.
@@ -33,8 +38,9 @@ class TimmBackbone(BaseModule):
 
     def __init__(self, *, model_name: str = 'resnet50', out_indices: Sequence[int] = (4,),
                  dilate_last_stage: bool = False, frozen_stages: int = -1, norm_eval: bool = True,
-                 pretrained: bool = False, init_cfg: Optional[dict] = None):
+                 pretrained: bool = False, cpu_channels_last: bool = True, init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        self.cpu_channels_last = cpu_channels_last
         kwargs = {'output_stride': 16} if dilate_last_stage else {}
         try:
             self.body = timm.create_model(model_name, features_only=True, out_indices=tuple(out_indices),
@@ -95,6 +101,9 @@ class TimmBackbone(BaseModule):
         return self
 
     def forward(self, images: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        if self.cpu_channels_last and not self.training and images.device.type == 'cpu':
+            features = self.body(images.contiguous(memory_format=torch.channels_last))
+            return tuple(feature.contiguous() for feature in features)
         return tuple(self.body(images))
 
     def init_weights(self) -> None:
