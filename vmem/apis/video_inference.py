@@ -125,13 +125,13 @@ class VideoInferencer:
                         max_frames: Optional[int]) -> Iterator[FramePrediction]:
         video_id = self._start_video()
         for frame_index, frame in enumerate(frames):
-            if max_frames is not None and frame_index >= max_frames:
-                break
             start = time.perf_counter()
             instances = self.predict_frame(frame, video_id=video_id, frame_id=frame_index,
                                            video_length=video_length)
             yield FramePrediction(frame_index=frame_index, frame=frame, instances=instances,
                                   seconds=time.perf_counter() - start)
+            if max_frames is not None and frame_index + 1 >= max_frames:
+                break  # before reading a frame that would be thrown away (a webcam's is gone)
 
     def _start_video(self) -> int:
         reset = getattr(self.model, 'reset_memory', None)
