@@ -300,14 +300,25 @@ class MemoryBank(nn.Module):
 
     def gather(self, slots: Tensor) -> MemoryRead:
         """Entries at ``slots`` (any shape); -1 slots give zeros."""
-        safe = slots.clamp(min=0)
-        empty = (slots < 0).unsqueeze(-1)
+        empty = slots < 0
+        any_empty = bool(empty.any())
+        flat = slots.clamp(min=0).flatten() if any_empty else slots.flatten()
+
+        # index_select, not advanced indexing: on CPU it gathers rows ~4x faster, and
+        # MAMBA gathers key sets of hundreds of rows several times per frame.
+        def rows(column: Tensor, fill: Any = None) -> Tensor:
+            picked = column.index_select(0, flat).reshape(*slots.shape, *column.shape[1:])
+            if not any_empty or fill is None:
+                return picked
+            blank = empty.reshape(*slots.shape, *([1] * (column.ndim - 1)))
+            return picked.masked_fill(blank, fill)
+
         return MemoryRead(
-            keys=self.keys[safe].masked_fill(empty, 0),
-            values=None if self.values is None else self.values[safe].masked_fill(empty, 0),
-            fields={name: self.field(name)[safe] for name in self.field_specs},
-            slots=slots, pinned=self.pinned[safe] & ~empty.squeeze(-1),
-            write_step=self.write_step[safe].masked_fill(empty.squeeze(-1), -1))
+            keys=rows(self.keys, 0),
+            values=None if self.values is None else rows(self.values, 0),
+            fields={name: rows(self.field(name)) for name in self.field_specs},
+            slots=slots, pinned=rows(self.pinned, False),
+            write_step=rows(self.write_step, -1))
 
     def read(self, where: Tensor | None = None, *, oldest_first: bool = False) -> MemoryRead:
         """All occupied entries (optionally only ``where``), in slot order or oldest first."""
