@@ -47,6 +47,7 @@ class GroupedMemoryBank(nn.Module):
         self.horizon = horizon
         self.bank_kwargs = dict(bank_kwargs, capacity=capacity_per_group)
         template = MemoryBank(**self.bank_kwargs)  # validates the bank config once, now
+        self.supports_pinning = template.policy.supports_pinning
         if time_field is not None and time_field not in template.field_specs:
             raise ValueError(f'time_field {time_field!r} is not among the fields {sorted(template.field_specs)}')
         self.banks = nn.ModuleDict()
@@ -82,9 +83,10 @@ class GroupedMemoryBank(nn.Module):
         self.banks = nn.ModuleDict()
 
     @torch.no_grad()
-    def write(self, group: int | Tensor, keys: Tensor, values: Tensor | None = None,
-              **fields: Any) -> None:
-        """Write entries for one group (an int) or several (an int tensor [num])."""
+    def write(self, group: int | Tensor, keys: Tensor, values: Tensor | None = None, *,
+              pinned: bool | Tensor | None = None, **fields: Any) -> None:
+        """Write entries for one group (an int) or several (an int tensor [num]);
+        ``pinned`` as in `MemoryBank.write`."""
         groups = torch.as_tensor(group)
         if groups.dtype.is_floating_point:
             raise TypeError(f'group must be integer ids, got {groups.dtype}')
@@ -96,8 +98,13 @@ class GroupedMemoryBank(nn.Module):
         if self.max_groups is not None and len(self.banks) + len(new) > self.max_groups:
             raise ValueError(f'writing groups {new} would exceed max_groups={self.max_groups}')
         # Validate every group's part on a scratch bank first: a rejected write changes nothing.
-        scratch = MemoryBank(**dict(self.bank_kwargs, capacity=max(1, keys.shape[0]))).to(keys.device)
+        # (FIFO: a scratch bank this small may not satisfy the real policy's own checks)
+        scratch = MemoryBank(**dict(self.bank_kwargs, capacity=max(1, keys.shape[0]),
+                                    write_policy='FIFO')).to(keys.device)
         scratch._validate_write(keys, values, None, fields)
+        if pinned is not None and not self.supports_pinning:
+            raise ValueError(f'the write policy {self.bank_kwargs.get("write_policy")!r} does not support pinned entries')
+        pinned_mask = None if pinned is None else torch.as_tensor(pinned, dtype=torch.bool).expand(keys.shape[0])
         for g in new:
             self.banks[str(g)] = MemoryBank(**self.bank_kwargs).to(keys.device)
         for g in groups.unique().tolist():
@@ -105,7 +112,8 @@ class GroupedMemoryBank(nn.Module):
             part = {name: (value[chosen] if isinstance(value, Tensor) and value.ndim else value)
                     for name, value in fields.items()}
             bank = self.banks[str(g)]
-            bank.write(keys[chosen], None if values is None else values[chosen], **part)
+            bank.write(keys[chosen], None if values is None else values[chosen],
+                       pinned=None if pinned_mask is None else pinned_mask[chosen.cpu()].to(bank.device), **part)
             if self.horizon is not None:
                 self.expire(g, now=bank.field(self.time_field)[bank.occupied].max())
 

@@ -1,0 +1,177 @@
+"""Per-object tracking memory on the shared memory bank: SAM 2's memory maps and object
+pointers, each object in its own bounded bank (`GroupedMemoryBank`, group = object id)
+with the pinned + ring policy (`PinnedRecent`): prompted frames stay pinned, the other
+slots hold the most recent frames. Memory on the device is therefore bounded by slots
+times objects, never by video length (the official predictor keeps every frame's
+memory of the video, issues #62 and #196).
+
+At inference only: the banks' buffers hold no gradient, so training clips keep their
+memory in `ClipMemory` instead (same reads).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+
+from vmem.memory import GroupedMemoryBank
+
+from .network import MemoryFrames
+
+FIELDS = dict(frame_idx='int64', object_logit='float32')
+
+
+@dataclass
+class ObjectEntry:
+    """One remembered frame of one object."""
+    frame_idx: int
+    prompted: bool
+    map: torch.Tensor        # [Cm, h, w]
+    pointer: torch.Tensor    # [C]
+
+
+def memory_frames(entries_maps: Sequence[ObjectEntry], entries_pointers: Sequence[ObjectEntry], *,
+                  frame_idx: int, direction: int, pointer_horizon: int,
+                  only_past_prompts: bool) -> Optional[Tuple[List[int], List[int], List[torch.Tensor], List[torch.Tensor]]]:
+    """Ages of the memory maps and distances of the pointers one object reads on
+    ``frame_idx`` (SAM 2's selection): prompted frames (age 0; pointers only of prompts
+    not in the future when ``only_past_prompts``) and the other frames newest first
+    (age 1, 2, ...). None when the object has no memory yet."""
+    if not entries_maps:
+        return None
+    prompted = [e for e in entries_maps if e.prompted]
+    recent = sorted((e for e in entries_maps if not e.prompted), key=lambda e: -direction * e.frame_idx)
+    ages = [0] * len(prompted) + list(range(1, len(recent) + 1))
+    maps = [e.map for e in prompted + recent]
+    pointers, distances = [], []
+    for entry in entries_pointers:
+        distance = (frame_idx - entry.frame_idx) * direction
+        if entry.prompted and only_past_prompts and distance < 0:
+            continue
+        if not entry.prompted and not 0 < distance <= pointer_horizon:
+            continue
+        pointers.append(entry.pointer)
+        distances.append(distance)
+    return ages, distances, maps, pointers
+
+
+class ObjectMemory:
+    """Bank-backed memory of the objects of one video stream.
+
+    Args:
+        num_recent_maps: memory maps of unprompted frames kept per object (SAM 2: 6).
+        num_recent_pointers: pointers of unprompted frames kept per object (SAM 2: 15).
+        max_prompted: prompted frames kept per object; beyond it the oldest gives way
+            (the official predictor keeps all of them).
+        storage_device: where the banks live ('cpu' offloads GPU memory; entries move to
+            the compute device when read).
+        dtype: storage dtype (e.g. torch.bfloat16 halves it, as the official predictor does).
+    """
+
+    def __init__(self, *, num_recent_maps: int = 6, num_recent_pointers: int = 15, max_prompted: int = 4,
+                 storage_device: str | torch.device = 'cpu', dtype: torch.dtype = torch.float32):
+        for name, value in (('num_recent_maps', num_recent_maps), ('num_recent_pointers', num_recent_pointers),
+                            ('max_prompted', max_prompted)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f'{name} must be a positive int, got {value!r}')
+        self.num_recent_maps, self.num_recent_pointers = num_recent_maps, num_recent_pointers
+        self.max_prompted = max_prompted
+        self.storage_device, self.dtype = torch.device(storage_device), dtype
+        self.map_shape: Optional[Tuple[int, int, int]] = None
+        self.maps: Optional[GroupedMemoryBank] = None
+        self.pointers: Optional[GroupedMemoryBank] = None
+
+    def _banks(self, map_shape: Tuple[int, int, int], pointer_dim: int) -> None:
+        if self.maps is not None:
+            if map_shape != self.map_shape:
+                raise ValueError(f'memory maps of shape {list(map_shape)} in a stream whose memory holds '
+                                 f'{list(self.map_shape)}: frames changed size within a stream; '
+                                 'start a new stream (reset the state) for the new size')
+            return
+        self.map_shape = map_shape
+        policy = dict(type='PinnedRecent', max_pinned=self.max_prompted)
+        common = dict(fields=FIELDS, write_policy=policy, dtype=self.dtype, persistent=False)
+        self.maps = GroupedMemoryBank(capacity_per_group=self.max_prompted + self.num_recent_maps,
+                                      dim=int(torch.Size(map_shape).numel()), **common)
+        self.pointers = GroupedMemoryBank(capacity_per_group=self.max_prompted + self.num_recent_pointers,
+                                          dim=pointer_dim, **common)
+
+    @property
+    def object_ids(self) -> List[int]:
+        return [] if self.maps is None else self.maps.groups
+
+    def write(self, object_ids: Sequence[int], *, frame_idx: int, maps: torch.Tensor, pointers: torch.Tensor,
+              object_logits: torch.Tensor, prompted: bool) -> None:
+        """Remember one frame of several objects: maps [B, Cm, h, w], pointers [B, C]."""
+        self._banks(tuple(maps.shape[1:]), pointers.shape[1])
+        groups = torch.as_tensor(list(object_ids), dtype=torch.long)
+        for bank, keys in ((self.maps, maps.flatten(1)), (self.pointers, pointers)):
+            bank.write(groups, keys.detach().to(self.storage_device, self.dtype),
+                       pinned=prompted, frame_idx=frame_idx,
+                       object_logit=object_logits.detach().reshape(-1).float().to(self.storage_device))
+
+    def entries(self, object_id: int) -> Tuple[List[ObjectEntry], List[ObjectEntry]]:
+        """The object's remembered (maps, pointers), in slot order."""
+        if self.maps is None or object_id not in self.maps.groups:
+            return [], []
+        return self._read(self.maps, object_id, map_shape=self.map_shape), self._read(self.pointers, object_id)
+
+    @staticmethod
+    def _read(bank: GroupedMemoryBank, object_id: int, map_shape=None) -> List[ObjectEntry]:
+        read = bank.read(object_id)
+        frames = read.fields['frame_idx'].tolist()
+        entries = []
+        for i, frame in enumerate(frames):
+            key = read.keys[i]
+            entries.append(ObjectEntry(frame_idx=frame, prompted=bool(read.pinned[i]),
+                                       map=key.view(map_shape) if map_shape else None,
+                                       pointer=None if map_shape else key))
+        return entries
+
+    def read(self, object_ids: Sequence[int], *, frame_idx: int, direction: int = 1,
+             pointer_horizon: int = 15, only_past_prompts: bool = True,
+             device: torch.device | None = None, dtype: torch.dtype = torch.float32
+             ) -> Dict[Tuple, Tuple[List[int], MemoryFrames]]:
+        """Memory for ``object_ids`` on ``frame_idx``, batched: objects whose memories have
+        the same layout (ages and pointer distances; in steady tracking, all of them) form
+        one `MemoryFrames`. Returns {layout: (positions in object_ids, memory)}; objects with
+        no memory are left out."""
+        batches: Dict[Tuple, Tuple[List[int], list, list]] = {}
+        for position, object_id in enumerate(object_ids):
+            maps_entries, pointer_entries = self.entries(object_id)
+            selected = memory_frames(maps_entries, pointer_entries, frame_idx=frame_idx, direction=direction,
+                                     pointer_horizon=pointer_horizon, only_past_prompts=only_past_prompts)
+            if selected is None:
+                continue
+            ages, distances, maps, pointers = selected
+            layout = (tuple(ages), tuple(distances))
+            members = batches.setdefault(layout, ([], [], []))
+            members[0].append(position)
+            members[1].append(torch.stack(maps))
+            members[2].append(torch.stack(pointers) if pointers else None)
+        out = {}
+        for layout, (positions, maps, pointers) in batches.items():
+            ages, distances = layout
+            maps_tensor = torch.stack(maps).to(device=device, dtype=dtype)
+            if distances:
+                pointer_tensor = torch.stack(pointers).to(device=device, dtype=dtype)
+            else:
+                pointer_tensor = maps_tensor.new_zeros(len(positions), 0, self.pointers.bank_kwargs['dim'])
+            out[layout] = (positions, MemoryFrames(maps=maps_tensor, map_ages=list(ages), pointers=pointer_tensor,
+                                                   pointer_distances=list(distances),
+                                                   pointer_horizon=pointer_horizon))
+        return out
+
+    def remove(self, object_id: int) -> None:
+        for bank in (self.maps, self.pointers):
+            if bank is not None and str(object_id) in bank.banks:
+                del bank.banks[str(object_id)]
+
+    def nbytes(self) -> int:
+        """Bytes held by the banks (keys only), for bounded-memory checks."""
+        total = 0
+        for bank in (self.maps, self.pointers):
+            if bank is not None:
+                total += sum(b.keys.numel() * b.keys.element_size() for b in bank.banks.values())
+        return total
