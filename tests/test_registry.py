@@ -30,6 +30,15 @@ EXAMPLE_CONFIGS = {
     ('DATA_SAMPLERS', 'VideoSampler'): dict(
         type='VideoSampler', rank=0, world_size=1,
         dataset=dict(type='CocoVideoDataset', ann_file='missing/ann.json', lazy_init=True)),
+    ('MODELS', 'SAM2Tracker'): dict(type='SAM2Tracker', network=dict(
+        image_encoder=dict(trunk=dict(model_name='sam2_hiera_tiny', model_kwargs=dict(
+            embed_dim=16, stages=(1, 1, 2, 1), global_att_blocks=(3,), window_spec=(8, 4, 4, 4)))),
+        dim=64, memory_dim=16)),
+    ('METRICS', 'VOSMetric'): dict(type='VOSMetric', data_root='missing/DAVIS', split='val'),
+    ('DATASETS', 'DAVISDataset'): dict(type='DAVISDataset', data_root='missing/DAVIS', lazy_init=True),
+    ('DATASETS', 'CocoVOSDataset'): dict(type='CocoVOSDataset', ann_file='missing/ann.json', lazy_init=True),
+    ('TRANSFORMS', 'LoadVOSAnnotations'): dict(type='LoadVOSAnnotations'),
+    ('TRANSFORMS', 'MasksToBoxes'): dict(type='MasksToBoxes'),
     ('TRANSFORMS', 'LoadFrame'): dict(type='LoadFrame'),
     ('TRANSFORMS', 'LoadAnnotations'): dict(type='LoadAnnotations', with_mask=True),
     ('TRANSFORMS', 'Resize'): dict(type='Resize', scale=(1000, 600), keep_ratio=True),

@@ -15,18 +15,14 @@ from vmem.models.trackers.sam2.frame_step import Prompt, StreamState, remember, 
 from vmem.models.trackers.sam2.network import SAM2Network
 from vmem.models.trackers.sam2.object_memory import ObjectMemory
 
+from sam2_setup import TINY_NETWORK, TINY_TRUNK
+
 ROOT = Path(__file__).resolve().parents[2]
-TINY_TRUNK = dict(model_name='sam2_hiera_tiny', model_kwargs=dict(
-    embed_dim=16, num_heads=1, stages=(1, 1, 2, 1), global_att_blocks=(3,), window_spec=(8, 4, 4, 4),
-    global_pos_size=(4, 4)))
 
 
 def tiny_network(**overrides) -> SAM2Network:
     torch.manual_seed(0)
-    kwargs = dict(image_encoder=dict(trunk=TINY_TRUNK), dim=64, memory_dim=16,
-                  memory_attention=dict(num_layers=2, dim_feedforward=128),
-                  mask_decoder=dict(iou_head_hidden_dim=64, transformer=dict(mlp_dim=128, num_heads=4)))
-    kwargs.update(overrides)
+    kwargs = dict(TINY_NETWORK, **overrides)
     return SAM2Network(**kwargs).eval()
 
 

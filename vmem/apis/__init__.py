@@ -12,6 +12,9 @@ _EXPORTS = {
     'FramePrediction': 'video_inference',
     'VideoInferencer': 'video_inference',
     'VideoReport': 'video_inference',
+    'SAM2VideoPredictor': 'sam2_predictor',
+    'StreamingTracker': 'sam2_predictor',
+    'TrackResult': 'sam2_predictor',
 }
 __all__ = sorted(_EXPORTS)
 

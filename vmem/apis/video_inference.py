@@ -31,7 +31,7 @@ from vmem.video import FrameSource, VideoReadError, open_video
 from vmem.video.open_source import VideoSourceSpec
 
 # Pipeline steps that need dataset annotations or pack clips; a stream has neither.
-_ANNOTATION_STEPS = ('LoadAnnotations',)
+_ANNOTATION_STEPS = ('LoadAnnotations', 'LoadVOSAnnotations', 'MasksToBoxes')
 _CLIP_WRAPPERS = ('ApplyToFrames',)
 _CLIP_PACKERS = ('PackVideoInputs',)
 

@@ -1,2 +1,9 @@
 """Datasets, samplers, transforms and the SynthVID generator; importing registers them."""
-from . import coco_video, samplers, synthetic, transforms  # noqa: F401
+from . import coco_video, samplers, synthetic, transforms
+from .coco_vos import CocoVOSDataset
+from .davis import DAVISDataset
+from .vos_clip_sampler import VOSClipSampler
+from .vos_dataset import VOSDataset, VOSVideo
+
+__all__ = ['coco_video', 'samplers', 'synthetic', 'transforms', 'CocoVOSDataset', 'DAVISDataset',
+           'VOSClipSampler', 'VOSDataset', 'VOSVideo']

@@ -1,5 +1,6 @@
 """Evaluation metrics; importing registers them in ``vmem.registry.METRICS``."""
 from .coco_metric import CocoMetric
 from .vid_metric import VIDMetric
+from .vos_metric import VOSMetric
 
-__all__ = ['CocoMetric', 'VIDMetric']
+__all__ = ['CocoMetric', 'VIDMetric', 'VOSMetric']

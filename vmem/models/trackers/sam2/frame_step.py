@@ -62,9 +62,10 @@ class StreamState:
 
 
 def _split(output: FrameOutput, positions: Sequence[int]) -> Dict[int, FrameOutput]:
-    return {p: FrameOutput(low_res_masks=output.low_res_masks[i:i + 1], masks=output.masks[i:i + 1],
-                           ious=output.ious[i:i + 1], pointer=output.pointer[i:i + 1],
-                           object_logits=output.object_logits[i:i + 1])
+    """A batched output as one output per object (keyed by ``positions``)."""
+    def row(value, i):
+        return None if value is None else value[i:i + 1]
+    return {p: FrameOutput(**{name: row(getattr(output, name), i) for name in FrameOutput.__dataclass_fields__})
             for i, p in enumerate(positions)}
 
 

@@ -57,6 +57,7 @@ class FrameOutput:
     pointer: torch.Tensor
     object_logits: torch.Tensor
     multimasks: Optional[torch.Tensor] = None   # all candidates [B, M, H, W] when multimask
+    candidates: Optional[torch.Tensor] = None   # training: every candidate [B, M, H, W], not gated by presence
 
 
 @dataclass
@@ -213,8 +214,12 @@ class SAM2Network(nn.Module):
         pointer = self.obj_ptr_proj(token)
         presence = present.to(pointer.dtype)
         pointer = presence * pointer + (1 - presence) * self.no_obj_ptr
+        candidates = None
+        if self.training:   # the losses need the masks also where the object is judged absent
+            candidates = F.interpolate(out.masks.float(), size=image_size, mode='bilinear', align_corners=False)
         return FrameOutput(low_res_masks=chosen_low, masks=chosen_full, ious=out.ious, pointer=pointer,
-                           object_logits=out.object_logits, multimasks=full if multimask else None)
+                           object_logits=out.object_logits, multimasks=full if multimask else None,
+                           candidates=candidates)
 
     def mask_as_output(self, frame: FrameFeatures, masks: torch.Tensor, *,
                        image_size: Tuple[int, int]) -> FrameOutput:

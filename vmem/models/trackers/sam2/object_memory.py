@@ -56,6 +56,36 @@ def memory_frames(entries_maps: Sequence[ObjectEntry], entries_pointers: Sequenc
     return ages, distances, maps, pointers
 
 
+def batch_memory(entries: Sequence[Tuple[List[ObjectEntry], List[ObjectEntry]]], *, frame_idx: int,
+                 direction: int, pointer_horizon: int, only_past_prompts: bool,
+                 device: torch.device | None = None, dtype: torch.dtype = torch.float32
+                 ) -> Dict[Tuple, Tuple[List[int], MemoryFrames]]:
+    """Objects' (maps, pointers) entries -> memory batches: objects whose memories have the
+    same layout (ages and pointer distances; in steady tracking, all of them) form one
+    `MemoryFrames`. Returns {layout: (positions of its objects, memory)}; objects with no
+    memory are left out."""
+    batches: Dict[Tuple, Tuple[List[int], list, list]] = {}
+    for position, (map_entries, pointer_entries) in enumerate(entries):
+        selected = memory_frames(map_entries, pointer_entries, frame_idx=frame_idx, direction=direction,
+                                 pointer_horizon=pointer_horizon, only_past_prompts=only_past_prompts)
+        if selected is None:
+            continue
+        ages, distances, maps, pointers = selected
+        members = batches.setdefault((tuple(ages), tuple(distances)), ([], [], []))
+        members[0].append(position)
+        members[1].append(torch.stack(maps))
+        members[2].append(torch.stack(pointers) if pointers else None)
+    out = {}
+    for (ages, distances), (positions, maps, pointers) in batches.items():
+        maps_tensor = torch.stack(maps).to(device=device, dtype=dtype)
+        pointer_tensor = (torch.stack(pointers).to(device=device, dtype=dtype) if distances else
+                          maps_tensor.new_zeros(len(positions), 0, 1))
+        out[(ages, distances)] = (positions, MemoryFrames(
+            maps=maps_tensor, map_ages=list(ages), pointers=pointer_tensor, pointer_distances=list(distances),
+            pointer_horizon=pointer_horizon))
+    return out
+
+
 class ObjectMemory:
     """Bank-backed memory of the objects of one video stream.
 
@@ -67,17 +97,24 @@ class ObjectMemory:
         storage_device: where the banks live ('cpu' offloads GPU memory; entries move to
             the compute device when read).
         dtype: storage dtype (e.g. torch.bfloat16 halves it, as the official predictor does).
+        prompted_only: remember prompted frames only (an ablation: the tracker without
+            the memory of the frames it tracked).
     """
 
     def __init__(self, *, num_recent_maps: int = 6, num_recent_pointers: int = 15, max_prompted: int = 4,
-                 storage_device: str | torch.device = 'cpu', dtype: torch.dtype = torch.float32):
+                 storage_device: str | torch.device = 'cpu', dtype: torch.dtype | str = torch.float32,
+                 prompted_only: bool = False):
         for name, value in (('num_recent_maps', num_recent_maps), ('num_recent_pointers', num_recent_pointers),
                             ('max_prompted', max_prompted)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f'{name} must be a positive int, got {value!r}')
         self.num_recent_maps, self.num_recent_pointers = num_recent_maps, num_recent_pointers
         self.max_prompted = max_prompted
-        self.storage_device, self.dtype = torch.device(storage_device), dtype
+        self.storage_device = torch.device(storage_device)
+        self.dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+        if not isinstance(self.dtype, torch.dtype) or not self.dtype.is_floating_point:
+            raise ValueError(f'dtype must be a floating point torch dtype, got {dtype!r}')
+        self.prompted_only = prompted_only
         self.map_shape: Optional[Tuple[int, int, int]] = None
         self.maps: Optional[GroupedMemoryBank] = None
         self.pointers: Optional[GroupedMemoryBank] = None
@@ -104,6 +141,8 @@ class ObjectMemory:
     def write(self, object_ids: Sequence[int], *, frame_idx: int, maps: torch.Tensor, pointers: torch.Tensor,
               object_logits: torch.Tensor, prompted: bool) -> None:
         """Remember one frame of several objects: maps [B, Cm, h, w], pointers [B, C]."""
+        if self.prompted_only and not prompted:
+            return
         self._banks(tuple(maps.shape[1:]), pointers.shape[1])
         groups = torch.as_tensor(list(object_ids), dtype=torch.long)
         for bank, keys in ((self.maps, maps.flatten(1)), (self.pointers, pointers)):
@@ -133,35 +172,18 @@ class ObjectMemory:
              pointer_horizon: int = 15, only_past_prompts: bool = True,
              device: torch.device | None = None, dtype: torch.dtype = torch.float32
              ) -> Dict[Tuple, Tuple[List[int], MemoryFrames]]:
-        """Memory for ``object_ids`` on ``frame_idx``, batched: objects whose memories have
-        the same layout (ages and pointer distances; in steady tracking, all of them) form
-        one `MemoryFrames`. Returns {layout: (positions in object_ids, memory)}; objects with
-        no memory are left out."""
-        batches: Dict[Tuple, Tuple[List[int], list, list]] = {}
-        for position, object_id in enumerate(object_ids):
-            maps_entries, pointer_entries = self.entries(object_id)
-            selected = memory_frames(maps_entries, pointer_entries, frame_idx=frame_idx, direction=direction,
-                                     pointer_horizon=pointer_horizon, only_past_prompts=only_past_prompts)
-            if selected is None:
-                continue
-            ages, distances, maps, pointers = selected
-            layout = (tuple(ages), tuple(distances))
-            members = batches.setdefault(layout, ([], [], []))
-            members[0].append(position)
-            members[1].append(torch.stack(maps))
-            members[2].append(torch.stack(pointers) if pointers else None)
-        out = {}
-        for layout, (positions, maps, pointers) in batches.items():
-            ages, distances = layout
-            maps_tensor = torch.stack(maps).to(device=device, dtype=dtype)
-            if distances:
-                pointer_tensor = torch.stack(pointers).to(device=device, dtype=dtype)
-            else:
-                pointer_tensor = maps_tensor.new_zeros(len(positions), 0, self.pointers.bank_kwargs['dim'])
-            out[layout] = (positions, MemoryFrames(maps=maps_tensor, map_ages=list(ages), pointers=pointer_tensor,
-                                                   pointer_distances=list(distances),
-                                                   pointer_horizon=pointer_horizon))
-        return out
+        """Memory for ``object_ids`` on ``frame_idx``, batched (see `batch_memory`)."""
+        return batch_memory([self.entries(i) for i in object_ids], frame_idx=frame_idx, direction=direction,
+                            pointer_horizon=pointer_horizon, only_past_prompts=only_past_prompts,
+                            device=device, dtype=dtype)
+
+    def clear_recent(self) -> None:
+        """Forget every object's unprompted frames; prompted (pinned) frames stay."""
+        for grouped in (self.maps, self.pointers):
+            for group in ([] if grouped is None else grouped.groups):
+                bank = grouped.bank(group)
+                read = bank.read()
+                bank.remove(read.slots[~read.pinned])
 
     def remove(self, object_id: int) -> None:
         for bank in (self.maps, self.pointers):
@@ -175,3 +197,40 @@ class ObjectMemory:
             if bank is not None:
                 total += sum(b.keys.numel() * b.keys.element_size() for b in bank.banks.values())
         return total
+
+
+class ClipMemory:
+    """`ObjectMemory`'s reads over plain lists of tensors that keep their gradient: the
+    memory of a training clip, through which the loss of later frames reaches the
+    memory encoder and the earlier frames (as in SAM 2's training)."""
+
+    def __init__(self, *, num_recent_maps: int = 6, num_recent_pointers: int = 15, max_prompted: int = 4):
+        self.limits = dict(maps=num_recent_maps, pointers=num_recent_pointers)
+        self.max_prompted = max_prompted
+        self._entries: Dict[int, Dict[str, List[ObjectEntry]]] = {}
+
+    @property
+    def object_ids(self) -> List[int]:
+        return sorted(self._entries)
+
+    def write(self, object_ids: Sequence[int], *, frame_idx: int, maps: torch.Tensor, pointers: torch.Tensor,
+              object_logits: torch.Tensor, prompted: bool) -> None:
+        for i, object_id in enumerate(object_ids):
+            lists = self._entries.setdefault(object_id, dict(maps=[], pointers=[]))
+            lists['maps'].append(ObjectEntry(frame_idx, prompted, maps[i], None))
+            lists['pointers'].append(ObjectEntry(frame_idx, prompted, None, pointers[i]))
+            for kind, entries in lists.items():   # the same pinned + ring bound as the banks
+                kept_pinned = [e for e in entries if e.prompted][-self.max_prompted:]
+                kept_recent = [e for e in entries if not e.prompted][-self.limits[kind]:]
+                lists[kind] = sorted(kept_pinned + kept_recent, key=lambda e: e.frame_idx)
+
+    def entries(self, object_id: int) -> Tuple[List[ObjectEntry], List[ObjectEntry]]:
+        lists = self._entries.get(object_id)
+        return (list(lists['maps']), list(lists['pointers'])) if lists else ([], [])
+
+    def read(self, object_ids: Sequence[int], *, frame_idx: int, direction: int = 1, pointer_horizon: int = 15,
+             only_past_prompts: bool = True, device: torch.device | None = None,
+             dtype: torch.dtype = torch.float32) -> Dict[Tuple, Tuple[List[int], MemoryFrames]]:
+        return batch_memory([self.entries(i) for i in object_ids], frame_idx=frame_idx, direction=direction,
+                            pointer_horizon=pointer_horizon, only_past_prompts=only_past_prompts,
+                            device=device, dtype=dtype)
