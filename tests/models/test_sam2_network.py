@@ -155,3 +155,42 @@ def test_outputs_match_the_official_implementation():
     import check_sam2_parity
     assert check_sam2_parity.main(['--config', 'configs/sam2.1/sam2.1_hiera_t.yaml', '--image-size', '128',
                                    '--frames', '4']) == 0
+
+
+def test_kalman_prior_follows_constant_motion_and_steers_the_candidate_choice():
+    from vmem.models.trackers.sam2.motion_prior import BoxKalmanFilter, choose_candidate
+    motion = BoxKalmanFilter(torch.tensor([10.0, 10.0, 30.0, 30.0]))
+    for step in range(1, 8):
+        motion.predict()
+        motion.update(torch.tensor([10.0 + 5 * step, 10.0, 30.0 + 5 * step, 30.0]))
+    predicted = motion.predict()
+    assert torch.allclose(predicted, torch.tensor([50.0, 10.0, 70.0, 30.0]), atol=1.5)
+    masks = torch.full((2, 64, 96), -5.0)
+    masks[0, 10:30, 50:70] = 5.0     # where the motion says
+    masks[1, 40:60, 0:20] = 5.0      # elsewhere, with a higher predicted IoU
+    ious = torch.tensor([0.80, 0.85])
+    assert choose_candidate(masks, ious, None, motion_weight=0.15) == 1
+    assert choose_candidate(masks, ious, predicted, motion_weight=0.15) == 0
+
+
+def test_quality_gate_and_long_term_retrieval():
+    memory = ObjectMemory(num_recent_maps=2, num_recent_pointers=2, max_prompted=1, min_quality=0.5,
+                          long_term=dict(capacity=4, num_retrieved=1, min_quality=0.9))
+    write = lambda frame, quality, pointer, prompted=False: memory.write(   # noqa: E731
+        [1], frame_idx=frame, maps=torch.full((1, 2, 2, 2), float(frame)), pointers=pointer[None],
+        object_logits=torch.ones(1, 1), prompted=prompted, quality=torch.tensor([quality]))
+    write(0, 1.0, torch.tensor([1.0, 0.0]), prompted=True)
+    write(1, 0.95, torch.tensor([0.0, 1.0]))      # good: ring and long-term
+    write(2, 0.3, torch.tensor([1.0, 0.0]))       # below the gate: nowhere
+    write(3, 0.6, torch.tensor([1.0, 0.1]))
+    write(4, 0.7, torch.tensor([0.0, 1.0]))
+    maps, pointers = memory.entries(1)
+    ring = sorted(e.frame_idx for e in maps if not e.long_term)
+    assert ring == [0, 3, 4]                       # frame 2 was gated out, frame 1 fell out of the ring
+    retrieved = [e for e in maps if e.long_term]
+    # the newest pointer (frame 4: [0, 1]) retrieves frame 1, whose pointer matches it
+    assert [e.frame_idx for e in retrieved] == [1] and torch.equal(retrieved[0].map, torch.ones(2, 2, 2))
+    (_, frames), = memory.read([1], frame_idx=5).values()
+    assert sorted(frames.map_ages) == [0, 1, 2, 2]   # the retrieved frame reads like the oldest recent one
+    with pytest.raises(ValueError, match='long_term takes'):
+        ObjectMemory(long_term=dict(size=3))

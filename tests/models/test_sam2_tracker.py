@@ -129,3 +129,17 @@ def test_memory_stays_bounded_and_prompted_only_keeps_prompts():
     predict_video(only, frames, samples)
     maps, _ = only._stream.memory.entries(1)
     assert [e.frame_idx for e in maps] == [0]
+
+
+def test_samurai_selection_and_long_term_memory_run_in_prediction():
+    model = build_tracker(min_quality=0.0, long_term=dict(capacity=8, num_retrieved=1, min_quality=0.0))
+    model.motion_weight = 0.15
+    model.eval()
+    frames, samples = moving_squares(6)
+    results = predict_video(model, frames, samples)
+    assert [r.instance_ids.tolist() for r in results][-1] == [1, 2]
+    state = model._stream
+    assert set(state.filters) <= {1, 2}
+    assert state.memory.long_term is not None
+    with pytest.raises(ValueError, match='motion_weight'):
+        MODELS.build(dict(type='SAM2Tracker', network=TINY_NETWORK, motion_weight=2.0))

@@ -169,7 +169,7 @@ class SAM2VideoPredictor(_Tracking):
         first = frames.read(0)
         features, meta = self._encode(first, 0)
         stream = StreamState(memory=ObjectMemory(**memory_cfg), image_size=tuple(meta['batch_input_shape']),
-                             num_frames=frames.num_frames)
+                             num_frames=frames.num_frames, motion_weight=self.model.motion_weight)
         state = _Video(source=frames, stream=stream, original_size=tuple(first.shape[:2]), meta=meta)
         state.cache[0] = (features, meta)
         return state
@@ -266,6 +266,7 @@ class SAM2VideoPredictor(_Tracking):
         state.stream.memory = ObjectMemory(**self.model.memory_cfg)
         state.stream.frames_done.clear()
         state.stream.last_logits.clear()
+        state.stream.filters.clear()
 
 
 def _merge(old: Prompt, new: Prompt) -> Prompt:
@@ -307,7 +308,7 @@ class StreamingTracker(_Tracking):
         if self.state is None:
             self.size = size
             self.state = StreamState(memory=ObjectMemory(**self.memory_cfg),
-                                     image_size=tuple(meta['batch_input_shape']))
+                                     image_size=tuple(meta['batch_input_shape']), motion_weight=self.model.motion_weight)
         prompts: Dict[int, Prompt] = {}
         for object_id, box in (boxes or {}).items():
             prompts[object_id] = self._prompt(meta, size, object_id=object_id, box=box)

@@ -40,13 +40,17 @@ class SAM2Tracker(BaseModel):
             max_prompted, storage_device, dtype).
         prompt_probs: training prompt mix on frame 0 (SAM 2: half masks, a quarter boxes,
             a quarter clicks).
-        max_objects_per_step: objects batched in one pass at inference (bounds memory).
+        motion_weight: SAMURAI-style candidate choice at inference: a Kalman filter on
+            each object's box; a tracked frame keeps the candidate mask maximising
+            ``w * IoU(its box, predicted box) + (1 - w) * predicted IoU`` (SAMURAI: 0.15).
+            None keeps SAM 2's best predicted IoU. Pair it with
+            ``memory=dict(min_quality=...)`` to also gate what enters memory.
         data_preprocessor: normalises and pads frames (ImageNet mean/std, as SAM 2).
     """
 
     def __init__(self, *, network: dict, memory: Optional[dict] = None,
-                 prompt_probs: Optional[Dict[str, float]] = None, data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 prompt_probs: Optional[Dict[str, float]] = None, motion_weight: Optional[float] = None,
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor or dict(type='DetDataPreprocessor'),
                          init_cfg=init_cfg)
         self.network = SAM2Network(**network)
@@ -56,6 +60,9 @@ class SAM2Tracker(BaseModel):
         if set(self.prompt_probs) - {'mask', 'box', 'click'} or not abs(sum(self.prompt_probs.values()) - 1) < 1e-6:
             raise ValueError(f'prompt_probs must give probabilities of mask/box/click summing to 1, '
                              f'got {self.prompt_probs}')
+        if motion_weight is not None and not 0.0 <= motion_weight <= 1.0:
+            raise ValueError(f'motion_weight must be in [0, 1] or None, got {motion_weight!r}')
+        self.motion_weight = motion_weight
         self._stream: Optional[StreamState] = None
         self._video = None
         self._labels: Dict[int, int] = {}
@@ -142,7 +149,7 @@ class SAM2Tracker(BaseModel):
         video = meta.get('video_id')
         if self._stream is None or video != self._video or meta.get('frame_id', 0) == 0:
             self._stream = StreamState(memory=ObjectMemory(**self.memory_cfg), image_size=tuple(inputs.shape[-2:]),
-                                       num_frames=meta.get('video_length'))
+                                       num_frames=meta.get('video_length'), motion_weight=self.motion_weight)
             self._video, self._labels = video, {}
         state = self._stream
         frame_idx = int(meta.get('frame_id', 0))

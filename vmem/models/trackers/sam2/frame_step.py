@@ -12,7 +12,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+from torchvision.ops import masks_to_boxes
 
+from .motion_prior import BoxKalmanFilter, choose_candidate
 from .network import FrameFeatures, FrameOutput, SAM2Network
 from .object_memory import ObjectMemory
 from .prompt_encoder import BOX_BOTTOM_RIGHT, BOX_TOP_LEFT
@@ -48,12 +50,15 @@ class Prompt:
 @dataclass
 class StreamState:
     """Per-stream tracking state: the memory and, per object, the frames it was
-    segmented on and its last mask logits (to refine with further clicks)."""
+    segmented on, its last mask logits (to refine with further clicks) and, with a
+    ``motion_weight``, a Kalman filter on its box (SAMURAI-style candidate choice)."""
     memory: ObjectMemory
     image_size: Tuple[int, int]
     num_frames: Optional[int] = None
+    motion_weight: Optional[float] = None
     frames_done: Dict[int, set] = field(default_factory=dict)
     last_logits: Dict[int, Dict[int, torch.Tensor]] = field(default_factory=dict)
+    filters: Dict[int, BoxKalmanFilter] = field(default_factory=dict)
 
     @property
     def pointer_horizon(self) -> int:
@@ -111,7 +116,16 @@ def track(network: SAM2Network, state: StreamState, frame: FrameFeatures, frame_
                                 dtype=frame.features.dtype)
     for positions, memory in batches.values():
         features = network.condition(frame.repeat(len(positions)), memory)
-        out = network.decode(features, frame.repeat(len(positions)), image_size=state.image_size, multimask=True)
+        choose = None
+        if state.motion_weight is not None:
+            predicted = [_predict_box(state, object_ids[p]) for p in positions]
+
+            def choose(masks, ious, predicted=predicted):
+                return torch.tensor([choose_candidate(masks[i], ious[i], predicted[i],
+                                                      motion_weight=state.motion_weight)
+                                     for i in range(len(masks))], device=masks.device)
+        out = network.decode(features, frame.repeat(len(positions)), image_size=state.image_size, multimask=True,
+                             choose=choose)
         outputs.update({object_ids[p]: o for p, o in _split(out, positions).items()})
     missing = [i for i in object_ids if i not in outputs]
     if missing:
@@ -134,10 +148,14 @@ def remember(network: SAM2Network, state: StreamState, frame: FrameFeatures, fra
     else:
         masks = gather('masks')
     maps = network.encode_memory(frame.repeat(len(ids)), masks, object_logits, binarize=prompted)
+    # quality: the chosen mask's predicted IoU, -1 where the object is judged absent
+    quality = torch.where(object_logits > 0, gather('quality'), torch.full_like(object_logits, -1.0))
     state.memory.write(ids, frame_idx=frame_idx, maps=maps, pointers=gather('pointer'),
-                       object_logits=object_logits, prompted=prompted)
+                       object_logits=object_logits, prompted=prompted, quality=quality)
     for object_id in ids:
         state.frames_done.setdefault(object_id, set()).add(frame_idx)
+        if state.motion_weight is not None:
+            _follow_motion(state, object_id, outputs[object_id], prompted=prompted)
         # keep only the newest frame's logits per object: enough to refine with clicks,
         # and bounded for long streams
         state.last_logits[object_id] = {frame_idx: outputs[object_id].low_res_masks}
@@ -145,3 +163,20 @@ def remember(network: SAM2Network, state: StreamState, frame: FrameFeatures, fra
 
 def tracked_ids(state: StreamState) -> List[int]:
     return state.memory.object_ids
+
+
+def _predict_box(state: StreamState, object_id: int) -> Optional[torch.Tensor]:
+    motion = state.filters.get(object_id)
+    return None if motion is None else motion.predict()
+
+
+def _follow_motion(state: StreamState, object_id: int, output: FrameOutput, *, prompted: bool) -> None:
+    """Start (on a prompt) or correct an object's box filter with the box of its mask."""
+    mask = output.masks[0, 0] > 0
+    if float(output.object_logits.reshape(-1)[0]) <= 0 or not mask.any():
+        return
+    box = masks_to_boxes(mask[None].cpu())[0]
+    if prompted or object_id not in state.filters:
+        state.filters[object_id] = BoxKalmanFilter(box)
+    else:
+        state.filters[object_id].update(box)

@@ -7,7 +7,7 @@ A batch is a set of objects on one frame (the image features repeat per object).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +56,7 @@ class FrameOutput:
     ious: torch.Tensor
     pointer: torch.Tensor
     object_logits: torch.Tensor
+    quality: Optional[torch.Tensor] = None      # [B, 1] the chosen mask's predicted IoU
     multimasks: Optional[torch.Tensor] = None   # all candidates [B, M, H, W] when multimask
     candidates: Optional[torch.Tensor] = None   # training: every candidate [B, M, H, W], not gated by presence
 
@@ -182,9 +183,12 @@ class SAM2Network(nn.Module):
     # ----------------------------------------------------------------- heads
     def decode(self, features: torch.Tensor, frame: FrameFeatures, *, image_size: Tuple[int, int],
                points: Optional[Tuple[torch.Tensor, torch.Tensor]] = None,
-               mask_logits: Optional[torch.Tensor] = None, multimask: bool = False) -> FrameOutput:
+               mask_logits: Optional[torch.Tensor] = None, multimask: bool = False,
+               choose: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None) -> FrameOutput:
         """SAM heads on (conditioned) features [B, C, h, w]: clicks (boxes come as two
-        corner clicks with labels 2 and 3), optionally a previous mask's logits."""
+        corner clicks with labels 2 and 3), optionally a previous mask's logits. Of several
+        candidates the best predicted IoU is kept, or ``choose(masks [B, M, H, W], ious [B, M])
+        -> [B]`` picks (e.g. a motion prior)."""
         batch = features.shape[0]
         if points is None:
             points = (features.new_zeros(batch, 1, 2), -torch.ones(batch, 1, dtype=torch.int32,
@@ -204,13 +208,14 @@ class SAM2Network(nn.Module):
         full = F.interpolate(low_res, size=image_size, mode='bilinear', align_corners=False)
         token = out.tokens[:, 0]
         if multimask:
-            best = out.ious.argmax(dim=-1)
+            best = out.ious.argmax(dim=-1) if choose is None else choose(full, out.ious)
             rows = torch.arange(batch, device=features.device)
             chosen_low, chosen_full = low_res[rows, best][:, None], full[rows, best][:, None]
             if out.tokens.shape[1] > 1:
                 token = out.tokens[rows, best]
+            quality = out.ious[rows, best][:, None]
         else:
-            chosen_low, chosen_full = low_res, full
+            chosen_low, chosen_full, quality = low_res, full, out.ious[:, :1]
         pointer = self.obj_ptr_proj(token)
         presence = present.to(pointer.dtype)
         pointer = presence * pointer + (1 - presence) * self.no_obj_ptr
@@ -218,8 +223,8 @@ class SAM2Network(nn.Module):
         if self.training:   # the losses need the masks also where the object is judged absent
             candidates = F.interpolate(out.masks.float(), size=image_size, mode='bilinear', align_corners=False)
         return FrameOutput(low_res_masks=chosen_low, masks=chosen_full, ious=out.ious, pointer=pointer,
-                           object_logits=out.object_logits, multimasks=full if multimask else None,
-                           candidates=candidates)
+                           object_logits=out.object_logits, quality=quality,
+                           multimasks=full if multimask else None, candidates=candidates)
 
     def mask_as_output(self, frame: FrameFeatures, masks: torch.Tensor, *,
                        image_size: Tuple[int, int]) -> FrameOutput:
@@ -235,4 +240,5 @@ class SAM2Network(nn.Module):
         present = (masks.flatten(1) > 0).any(dim=1, keepdim=True).to(masks.dtype)     # [B, 1]
         pointer = present * pointer + (1 - present) * self.no_obj_ptr
         return FrameOutput(low_res_masks=low_res, masks=full, ious=masks.new_ones(masks.shape[0], 1),
-                           pointer=pointer, object_logits=present * MASK_INPUT_SCALE + MASK_INPUT_BIAS)
+                           pointer=pointer, object_logits=present * MASK_INPUT_SCALE + MASK_INPUT_BIAS,
+                           quality=masks.new_ones(masks.shape[0], 1))
