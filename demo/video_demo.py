@@ -1,10 +1,19 @@
-"""Run a model on a video file, a frame folder or a webcam; draw its detections.
+"""Run a model on a video file, a frame folder or a webcam; draw its detections, or
+track objects given by boxes on the first frame.
 
     python demo/video_demo.py SOURCE CONFIG [CHECKPOINT] [--out out.mp4] [--show]
                               [--score-thr 0.3] [--device cpu|cuda] [--max-frames N]
+                              [--prompt-box x1,y1,x2,y2 ... | --prompts boxes.json]
 
 SOURCE is a video file, a folder of frames, an image, or a webcam index (``0``). Memory
-models run online: each frame reads memory built from the frames before it. Files show
+models run online: each frame reads memory built from the frames before it.
+
+A tracker config (SAM 2-style, e.g. configs/sam2/sam2.1_hiera_tiny_davis.py) needs the
+objects to track, as boxes in the first frame's pixels: ``--prompt-box x1,y1,x2,y2``, once
+per object (ids 1, 2, ... in order), or ``--prompts boxes.json`` holding a list of boxes
+``[[x1, y1, x2, y2], ...]`` or ids and boxes ``{"3": [x1, y1, x2, y2], ...}``. Each object
+is drawn with its mask, box, id and presence score, in its id's colour, on the frames
+where its presence score is at least ``--score-thr``. Files show
 a progress line (frames, fps, ETA); webcams show a live fps counter, also drawn on the
 frames. Without ``--show`` nothing opens a window, so the demo runs headless. Ctrl-C (or
 q / Esc in the window) stops it; the output video keeps the frames written so far.
@@ -19,11 +28,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from vmem.apis.model_init import DEVICES, init_model  # noqa: E402
+from vmem.apis.sam2_predictor import StreamingTracker  # noqa: E402
 from vmem.apis.video_inference import VideoInferencer  # noqa: E402
 from vmem.utils import register_all_modules  # noqa: E402
 from vmem.utils.progress import FrameProgress  # noqa: E402
 from vmem.video import VideoReadError, VideoWriteError, VideoWriter, open_video  # noqa: E402
 from vmem.visualization import DetectionDrawer  # noqa: E402
+
+from demo.box_tracking import is_prompted_tracker, read_box_prompts, start_tracking  # noqa: E402
 
 WINDOW = 'vmem video demo'
 DEFAULT_FPS = 25.0  # for sources that report none (frame folders, some webcams)
@@ -41,9 +53,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('checkpoint', nargs='?', help='weights (.pth); random weights without')
     parser.add_argument('--out', help='write the drawn frames to this .mp4 file')
     parser.add_argument('--show', action='store_true', help='show the drawn frames in a window')
-    parser.add_argument('--score-thr', type=float, default=0.3, help='draw detections scoring at least this')
+    parser.add_argument('--score-thr', type=float, default=0.3,
+                        help='draw detections (tracked objects: presence) scoring at least this')
     parser.add_argument('--device', default='cpu', choices=DEVICES)
     parser.add_argument('--max-frames', type=int, help='stop after this many frames')
+    # Parsed in run(), not by argparse types: a bad box is a one-line error (exit 1) like
+    # every other input the user can fix, rather than argparse's usage dump (exit 2).
+    parser.add_argument('--prompt-box', action='append', metavar='X1,Y1,X2,Y2',
+                        help='trackers: a box around an object on the first frame (repeat for more objects)')
+    parser.add_argument('--prompts', metavar='FILE.json',
+                        help='trackers: first-frame boxes, [[x1, y1, x2, y2], ...] or {"<id>": [x1, y1, x2, y2]}')
     args = parser.parse_args(argv)
     if args.out is None and not args.show:
         parser.error('nothing to do: give --out FILE.mp4, --show, or both')
@@ -75,6 +94,7 @@ def check_display() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    boxes = read_box_prompts(box_texts=args.prompt_box, prompts_file=args.prompts)
     if args.out is not None:
         check_output_path(args.out)
     if args.show:
@@ -87,14 +107,13 @@ def run(args: argparse.Namespace) -> int:
     interrupted = False
     try:
         model = init_model(args.config, args.checkpoint, device=args.device)
-        inferencer = VideoInferencer(model=model)
-        drawer = DetectionDrawer(class_names=inferencer.class_names, score_thr=args.score_thr)
+        predictions, drawer = start_predictions(model, source, boxes=boxes, args=args)
         if args.out is not None:
             size = (source.width, source.height) if source.width > 0 and source.height > 0 else None
             writer = VideoWriter(args.out, fps=source.fps or DEFAULT_FPS, frame_size=size)
         live = source.num_frames is None
-        for result in inferencer(source, max_frames=args.max_frames):
-            drawn = drawer.draw(result.frame, result.instances)
+        for frame, instances in predictions:
+            drawn = drawer.draw(frame, instances)
             progress.update()
             if live:
                 drawn = drawer.draw_banner(drawn, f'{progress.live_fps:.1f} fps')
@@ -118,6 +137,24 @@ def run(args: argparse.Namespace) -> int:
         return INTERRUPTED
     print(f'{progress.count} frames of {source.name} at {progress.fps:.1f} fps{written}')
     return 0
+
+
+def start_predictions(model, source, *, boxes: dict, args: argparse.Namespace):
+    """(frame, instances) for each frame of ``source``, and a drawer for them: a detector's
+    detections, or a tracker's objects, started from ``boxes`` on the first frame."""
+    if is_prompted_tracker(model):
+        if not boxes:
+            raise ValueError(f'{args.config}: {type(model).__name__} tracks objects you give it: add '
+                             '--prompt-box x1,y1,x2,y2 (once per object) or --prompts boxes.json')
+        predictions = start_tracking(StreamingTracker(model), source, boxes=boxes, max_frames=args.max_frames)
+        # Objects have ids, not classes: colour and caption come from the id.
+        return predictions, DetectionDrawer(score_thr=args.score_thr)
+    if boxes:
+        raise ValueError(f'{args.config}: {type(model).__name__} is not a tracker and takes no '
+                         '--prompt-box/--prompts; they are for trackers (e.g. configs/sam2/)')
+    inferencer = VideoInferencer(model=model)
+    predictions = ((result.frame, result.instances) for result in inferencer(source, max_frames=args.max_frames))
+    return predictions, DetectionDrawer(class_names=inferencer.class_names, score_thr=args.score_thr)
 
 
 def show(frame) -> bool:

@@ -1,6 +1,7 @@
 """demo/video_demo.py on a generated mp4, a frame folder and a stand-in webcam; its
 one-line errors for bad input; Ctrl-C leaves a playable video."""
 import importlib.util
+import json
 import sys
 
 import numpy as np
@@ -168,3 +169,104 @@ def test_a_video_file_round_trips_through_the_writer(tmp_path):
         for value in range(5):
             writer.write(np.full((48, 64, 3), value * 40, np.uint8))
     assert len(frames_of(path)) == 5
+
+
+# --- tracking objects given by boxes on the first frame (SAM 2-style tracker) -------------
+SAM2 = str(ROOT / 'configs/sam2/sam2_tiny_synthvid.py')
+# The drawn objects depend on random weights; the tests check what the demo controls.
+ALL_PRESENT = ['--score-thr', '0']
+
+
+@pytest.fixture
+def track_calls(monkeypatch):
+    """The boxes StreamingTracker.track was given, one entry per frame."""
+    from vmem.apis.sam2_predictor import StreamingTracker
+    track, calls = StreamingTracker.track, []
+
+    def recording_track(self, frame, **prompts):
+        calls.append(prompts.get('boxes'))
+        return track(self, frame, **prompts)
+
+    monkeypatch.setattr(StreamingTracker, 'track', recording_track)
+    return calls
+
+
+def test_a_tracker_follows_prompt_boxes_through_an_mp4(synthvid, track_calls, tmp_path, capsys):
+    video = synthvid / 'test' / 'videos' / 'test_00000.mp4'
+    out = tmp_path / 'tracked.mp4'
+    argv = [str(video), SAM2, '--out', str(out), '--prompt-box', '10,10,40,40', '--prompt-box', '50.5,20,90,60']
+    assert demo.main(argv + ALL_PRESENT) == 0
+    written = frames_of(out)
+    assert len(written) == 6 and written[0].shape == (64, 96, 3)
+    # ids 1, 2 in the order given, prompted on the first frame only
+    assert track_calls == [{1: [10.0, 10.0, 40.0, 40.0], 2: [50.5, 20.0, 90.0, 60.0]}] + [None] * 5
+    captured = capsys.readouterr()
+    assert '6/6 frames' in captured.err and '6 frames written' in captured.out
+
+
+@pytest.mark.parametrize('prompts, ids', [
+    ([[10, 10, 40, 40], [50, 20, 90, 60]], [1, 2]),
+    ({'3': [10, 10, 40, 40], '8': [50, 20, 90, 60.5]}, [3, 8]),
+])
+def test_prompts_json_gives_a_list_of_boxes_or_ids_and_boxes(prompts, ids, synthvid, track_calls, tmp_path):
+    path = tmp_path / 'prompts.json'
+    path.write_text(json.dumps(prompts))
+    out = tmp_path / 'tracked.mp4'
+    folder = synthvid / 'test' / 'frames' / 'test_00000'
+    assert demo.main([str(folder), SAM2, '--out', str(out), '--prompts', str(path), '--max-frames', '3']) == 0
+    assert len(frames_of(out)) == 3 and len(track_calls) == 3
+    boxes = list(prompts.values()) if isinstance(prompts, dict) else prompts
+    assert track_calls[0] == {i: [float(v) for v in box] for i, box in zip(ids, boxes)}
+
+
+def test_tracked_objects_are_drawn_by_id_and_objects_not_in_view_left_out():
+    from demo.box_tracking import tracked_instances  # importable once the demo put the checkout on sys.path
+    from vmem.apis.sam2_predictor import TrackResult
+    from vmem.visualization import color_for
+    masks = torch.zeros(3, 64, 96, dtype=torch.bool)
+    masks[0, 30:50, 20:60] = True
+    masks[2, 5:20, 70:90] = True  # object 9: present, but below the threshold
+    result = TrackResult(frame_idx=4, object_ids=[5, 7, 9], masks=masks,
+                         boxes=torch.tensor([[20.0, 30, 60, 50], [0, 0, 0, 0], [70, 5, 90, 20]]),
+                         scores=torch.tensor([0.9, 0.8, 0.2]))
+    instances = tracked_instances(result)
+    assert instances['instance_ids'].tolist() == [5, 9]  # 7's mask is empty: out of view
+    frame = np.full((64, 96, 3), 100, np.uint8)
+    drawn = DetectionDrawer(score_thr=0.3, mask_alpha=1.0).draw(frame, instances)
+    assert tuple(drawn[40, 40]) == color_for(5)  # mask in the id's colour
+    assert (drawn[10, 80] == 100).all()  # object 9 scores below --score-thr
+
+
+@pytest.mark.parametrize('case', ['malformed box', 'box outside the frame', 'json not boxes', 'json not json',
+                                  'tracker without prompts', 'detector with prompts', 'both kinds of prompts'])
+def test_bad_prompts_give_one_line_naming_the_problem(case, synthvid, tmp_path, capsys):
+    video = str(synthvid / 'test' / 'videos' / 'test_00000.mp4')
+    out = str(tmp_path / 'out.mp4')
+    not_boxes = tmp_path / 'not_boxes.json'
+    not_boxes.write_text('{"1": "a box"}')
+    not_json = tmp_path / 'not_json.json'
+    not_json.write_text('[[1, 2, 3, 4]')
+    argv, expected = {
+        'malformed box': ([video, SAM2, '--prompt-box', '1,2,3'], "--prompt-box '1,2,3': expected x1,y1,x2,y2"),
+        'box outside the frame': ([video, SAM2, '--prompt-box', '10,10,200,40'], 'does not fit in the first frame'),
+        'json not boxes': ([video, SAM2, '--prompts', str(not_boxes)], 'a box must be four numbers'),
+        'json not json': ([video, SAM2, '--prompts', str(not_json)], 'not valid JSON'),
+        'tracker without prompts': ([video, SAM2], 'add --prompt-box'),
+        'detector with prompts': ([video, BASELINE, '--prompt-box', '1,1,9,9'], 'is not a tracker'),
+        'both kinds of prompts': ([video, SAM2, '--prompt-box', '1,1,9,9', '--prompts', str(not_boxes)], 'not both'),
+    }[case]
+    assert demo.main(argv + ['--out', out]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('video_demo.py: error:') and expected in err[0]
+    assert not (tmp_path / 'out.mp4').exists()  # refused before an empty video was started
+
+
+def test_boxes_are_checked_on_the_first_frame_when_the_source_reports_no_size():
+    from demo.box_tracking import start_tracking
+
+    class SizelessSource(list):
+        width = height = 0
+
+    tracking = start_tracking(None, SizelessSource([np.zeros((64, 96, 3), np.uint8)]), boxes={4: [0, 0, 97, 10]})
+    with pytest.raises(ValueError, match=r'object 4, \[0, 0, 97, 10\], does not fit in the first frame \(96x64'):
+        next(tracking)
