@@ -115,3 +115,15 @@ def test_official_checkpoint_converts_and_loads(model, tmp_path):
     assert sam2_to_vmem.main([str(tmp_path / 'missing.pt'), str(tmp_path / 'x.pth')]) == 1
     with pytest.raises(ValueError, match='missing keys'):
         model.load_official(tmp_path / 'bad.pt')
+
+
+def test_streaming_state_does_not_grow_with_the_stream(model):
+    tracker = StreamingTracker(model)
+    frame = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    tracker.track(frame, boxes={1: [10, 10, 60, 60]})
+    sizes = []
+    for _ in range(12):
+        tracker.track(frame)
+        sizes.append((tracker.state.memory.nbytes(), len(tracker.state.frames_done[1]),
+                      len(tracker.state.last_logits[1])))
+    assert len(set(sizes[8:])) == 1 and sizes[-1][1:] == (1, 1)

@@ -153,7 +153,10 @@ def remember(network: SAM2Network, state: StreamState, frame: FrameFeatures, fra
     state.memory.write(ids, frame_idx=frame_idx, maps=maps, pointers=gather('pointer'),
                        object_logits=object_logits, prompted=prompted, quality=quality)
     for object_id in ids:
-        state.frames_done.setdefault(object_id, set()).add(frame_idx)
+        if state.num_frames is None:   # a stream: only its newest frame can still be re-prompted
+            state.frames_done[object_id] = {frame_idx}
+        else:                          # a video: bounded by its length
+            state.frames_done.setdefault(object_id, set()).add(frame_idx)
         if state.motion_weight is not None:
             _follow_motion(state, object_id, outputs[object_id], prompted=prompted)
         # keep only the newest frame's logits per object: enough to refine with clicks,
