@@ -87,7 +87,7 @@ def test_stream_memory_table_and_check(capsys):
     assert sam2_stream_memory.stream_windows(3000, 100) == [
         (250, 350), (700, 800), (1450, 1550), (2200, 2300), (2900, 3000)]
     result = sam2_stream_memory.main([CONFIG, *TINY, '--frames', '6', '--window', '2', '--objects', '2',
-                                      '--check', '--max-time-ratio', '100'])
+                                      '--check', '--max-time-ratio', '100', '--max-memory-ratio', '100'])
     out = capsys.readouterr().out
     assert '6 64x64 frames made on the fly, 2 moving objects' in out
     rows = table_rows(out)
