@@ -20,15 +20,14 @@ model = dict(
         mask_decoder=dict(iou_head_hidden_dim=64, transformer=dict(mlp_dim=256, num_heads=4))),
     memory=dict(num_recent_maps=6, num_recent_pointers=15, max_prompted=4, prompted_only=False))
 
-# 2000 iterations gave val J&F 0.21 (0.25 with prompted frames only), 2026-11-24
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=5000, val_interval=5000)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=2000, val_interval=2000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4),
                      clip_grad=dict(max_norm=1.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(type='MultiStepLR', by_epoch=False, begin=0, end=5000, milestones=[4300], gamma=0.1)]
+    dict(type='MultiStepLR', by_epoch=False, begin=0, end=2000, milestones=[1700], gamma=0.1)]
 default_hooks = dict(logger=dict(interval=50),
                      checkpoint=dict(by_epoch=False, interval=500, max_keep_ckpts=2))
 log_processor = dict(by_epoch=False)
