@@ -194,3 +194,11 @@ def test_quality_gate_and_long_term_retrieval():
     assert sorted(frames.map_ages) == [0, 1, 2, 2]   # the retrieved frame reads like the oldest recent one
     with pytest.raises(ValueError, match='long_term takes'):
         ObjectMemory(long_term=dict(size=3))
+
+
+def test_any_timm_trunk_with_four_levels_at_strides_4_to_32():
+    network = tiny_network(image_encoder=dict(trunk=dict(model_name='resnet10t')))
+    frame = network.encode_image(torch.randn(1, 3, 64, 96))
+    assert frame.features.shape == (1, 64, 4, 6) and frame.high_res[0].shape == (1, 8, 16, 24)
+    with pytest.raises(ValueError, match='strides 4, 8, 16, 32'):
+        tiny_network(image_encoder=dict(trunk=dict(model_name='resnet10t', model_kwargs=dict(out_indices=(0, 1, 2, 3)))))

@@ -19,16 +19,27 @@ HIERA_CHANNELS = {
 }
 
 
-def build_hiera_trunk(*, model_name: str = 'sam2_hiera_tiny', model_kwargs: dict | None = None) -> nn.Module:
-    """A timm Hiera (``sam2_hiera_*``, any size; ``model_kwargs`` override e.g. ``embed_dim``
-    and ``stages`` for a tiny trunk) without its classifier.
+def is_hiera(model_name: str) -> bool:
+    return model_name.startswith(('sam2_hiera', 'hieradet'))
 
-    Its parameters keep timm's names, which are the official SAM 2 names except
-    ``mlp.layers.{0,1}`` -> ``mlp.fc{1,2}`` (see ``sam2_checkpoint``)."""
-    if not model_name.startswith(('sam2_hiera', 'hieradet')):
-        raise ValueError(f'the SAM 2 trunk must be a timm Hiera (sam2_hiera_*), got {model_name!r}')
-    model = timm.create_model(model_name, pretrained=False, num_classes=0, **(model_kwargs or {}))
-    model.head = nn.Identity()   # the classifier's norm is not part of SAM 2
+
+def build_trunk(*, model_name: str = 'sam2_hiera_tiny', model_kwargs: dict | None = None) -> nn.Module:
+    """A timm Hiera (``sam2_hiera_*``, any size; ``model_kwargs`` override e.g. ``embed_dim``
+    and ``stages`` for a tiny trunk) without its classifier, or any other timm model with
+    four feature levels at strides 4 to 32 (e.g. ``resnet10t``; not loadable from official
+    checkpoints, but convolutions learn faster from scratch).
+
+    A Hiera's parameters keep timm's names, which are the official SAM 2 names except
+    ``mlp.layers.{0,1}`` -> ``mlp.fc{1,2}`` (see ``checkpoint.py``)."""
+    if is_hiera(model_name):
+        model = timm.create_model(model_name, pretrained=False, num_classes=0, **(model_kwargs or {}))
+        model.head = nn.Identity()   # the classifier's norm is not part of SAM 2
+        return model
+    model = timm.create_model(model_name, pretrained=False, features_only=True, **(model_kwargs or {}))
+    strides = model.feature_info.reduction()[-4:]   # of the levels the model returns
+    if strides != [4, 8, 16, 32]:
+        raise ValueError(f'trunk {model_name!r}: the last four feature levels must have strides 4, 8, 16, 32, '
+                         f'got {strides}')
     return model
 
 
@@ -75,12 +86,18 @@ class ImageEncoder(nn.Module):
 
     def __init__(self, *, trunk: dict, dim: int = 256, scalp: int = 1):
         super().__init__()
-        self.trunk = build_hiera_trunk(**trunk)
-        self.neck = FpnNeck(in_channels=[info['num_chs'] for info in self.trunk.feature_info], dim=dim)
+        self.trunk = build_trunk(**trunk)
+        self.hiera = is_hiera(trunk.get('model_name', 'sam2_hiera_tiny'))
+        channels = ([info['num_chs'] for info in self.trunk.feature_info] if self.hiera
+                    else self.trunk.feature_info.channels())
+        self.neck = FpnNeck(in_channels=channels[-4:], dim=dim)
         self.scalp = scalp
 
     def forward(self, images: torch.Tensor) -> Dict[str, List[torch.Tensor]]:
-        stages = self.trunk.forward_intermediates(images, indices=4, intermediates_only=True)
+        if self.hiera:
+            stages = self.trunk.forward_intermediates(images, indices=4, intermediates_only=True)
+        else:
+            stages = self.trunk(images)[-4:]
         features, pos = self.neck(stages)
         if self.scalp:
             features, pos = features[:-self.scalp], pos[:-self.scalp]
