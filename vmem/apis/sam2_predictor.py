@@ -24,7 +24,7 @@ from mmengine.registry import DefaultScope
 
 from vmem.models.trackers.sam2 import FrameFeatures, FrameOutput, ObjectMemory, Prompt, StreamState
 from vmem.models.trackers.sam2.frame_step import remember, segment_prompted, track
-from vmem.models.trackers.sam2_tracker import boxes_of
+from vmem.models.trackers.sam2_tracker import results_at_original_size
 from vmem.video import FrameSource, open_video
 
 from .video_inference import frame_pipeline_config
@@ -133,16 +133,9 @@ class _Tracking:
         return prompt
 
     def _result(self, frame_idx: int, outputs: Dict[int, FrameOutput], meta: dict, original_size) -> TrackResult:
-        ids = sorted(outputs)
-        if not ids:
-            return TrackResult(frame_idx, [], torch.zeros(0, *original_size, dtype=torch.bool), torch.zeros(0, 4),
-                               torch.zeros(0))
-        img_h, img_w = meta['img_shape'][:2]
-        logits = torch.cat([outputs[i].masks for i in ids])[:, :, :img_h, :img_w]
-        masks = F.interpolate(logits, size=tuple(original_size), mode='bilinear', align_corners=False)[:, 0] > 0
-        masks = masks.cpu()
-        scores = torch.sigmoid(torch.cat([outputs[i].object_logits for i in ids])[:, 0]).cpu()
-        return TrackResult(frame_idx, ids, masks, boxes_of(masks), scores)
+        ids, masks, boxes, scores = results_at_original_size(outputs, img_shape=meta['img_shape'][:2],
+                                                             original_size=original_size)
+        return TrackResult(frame_idx, ids, masks, boxes, scores)
 
 
 def _check_inside(points: torch.Tensor, width: int, height: int, *, what: str) -> None:

@@ -133,9 +133,6 @@ class SAM2Tracker(BaseModel):
                       labels=torch.ones(1, dtype=torch.int32, device=mask.device))
 
     # ----------------------------------------------------------------- inference
-    def reset_stream(self) -> None:
-        self._stream, self._video, self._labels = None, None, {}
-
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor, data_samples: Optional[Sequence[DetDataSample]] = None
                 ) -> List[DetDataSample]:
@@ -178,26 +175,25 @@ class SAM2Tracker(BaseModel):
         return {int(i): Prompt(mask=masks[k].bool()) for k, i in enumerate(ids)}
 
     def _instances(self, outputs: Dict[int, FrameOutput], meta: dict) -> InstanceData:
-        ids = sorted(outputs)
         height, width = meta.get('img_shape', self._stream.image_size)[:2]
-        original = meta.get('ori_shape', (height, width))[:2]
-        instances = InstanceData()
-        if not ids:
-            instances.masks = torch.zeros(0, *original, dtype=torch.bool)
-            instances.bboxes = torch.zeros(0, 4)
-            instances.scores = torch.zeros(0)
-            instances.instance_ids = torch.zeros(0, dtype=torch.long)
-            instances.labels = torch.zeros(0, dtype=torch.long)
-            return instances
-        logits = torch.cat([outputs[i].masks for i in ids])[:, :, :height, :width]
-        logits = F.interpolate(logits, size=tuple(original), mode='bilinear', align_corners=False)
-        masks = (logits[:, 0] > 0).cpu()
-        instances.masks = masks
-        instances.bboxes = boxes_of(masks)
-        instances.scores = torch.sigmoid(torch.cat([outputs[i].object_logits for i in ids])[:, 0]).cpu()
-        instances.instance_ids = torch.tensor(ids, dtype=torch.long)
-        instances.labels = torch.tensor([self._labels.get(i, 0) for i in ids], dtype=torch.long)
-        return instances
+        ids, masks, boxes, scores = results_at_original_size(
+            outputs, img_shape=(height, width), original_size=meta.get('ori_shape', (height, width))[:2])
+        return InstanceData(masks=masks, bboxes=boxes, scores=scores, instance_ids=torch.tensor(ids, dtype=torch.long),
+                            labels=torch.tensor([self._labels.get(i, 0) for i in ids], dtype=torch.long))
+
+
+def results_at_original_size(outputs: Dict[int, FrameOutput], *, img_shape, original_size):
+    """(ids, masks bool [n, H, W], boxes [n, 4], presence scores [n]) at the original
+    image size, from outputs on the padded input whose image part is ``img_shape``."""
+    ids = sorted(outputs)
+    if not ids:
+        return ids, torch.zeros(0, *original_size, dtype=torch.bool), torch.zeros(0, 4), torch.zeros(0)
+    height, width = img_shape
+    logits = torch.cat([outputs[i].masks for i in ids])[:, :, :height, :width]
+    logits = F.interpolate(logits, size=tuple(original_size), mode='bilinear', align_corners=False)
+    masks = (logits[:, 0] > 0).cpu()
+    scores = torch.sigmoid(torch.cat([outputs[i].object_logits for i in ids])[:, 0]).cpu()
+    return ids, masks, boxes_of(masks), scores
 
 
 def select_frame(frames: FrameFeatures, index: int) -> FrameFeatures:
