@@ -10,6 +10,7 @@ from mmengine.dataset import BaseDataset, force_full_init
 from vmem.registry import DATASETS
 
 from .cocovid_parser import load_cocovid
+from .item_subsets import ItemSubsets
 from .ref_frame_sampler import RefFrameSampler
 
 _FILTER_KEYS = {'filter_empty_gt', 'min_size'}
@@ -17,7 +18,7 @@ _KEY_IMG_SAMPLER_KEYS = {'interval', 'vid_train_frames_only'}
 
 
 @DATASETS.register_module()
-class CocoVideoDataset(BaseDataset):
+class CocoVideoDataset(ItemSubsets, BaseDataset):
     """Frames of a CocoVID json (the mmtracking / ImageNet VID layout), one item per key frame.
 
     Each item's data info is one frame (``img_id``, ``img_path``, ``video_id``, ``frame_id``,
@@ -37,6 +38,7 @@ class CocoVideoDataset(BaseDataset):
     - ``metainfo=dict(classes=(...))`` selects and orders the classes by name; annotations of
       other categories are dropped. Without it all the file's categories are used, by id.
     """
+    ITEMS = 'valid_data_indices'   # (ItemSubsets) the key frames kept
 
     METAINFO = dict(classes=None)
 
@@ -126,33 +128,7 @@ class CocoVideoDataset(BaseDataset):
             keys.append(index)
         return keys
 
-    @staticmethod
-    def _subset(items: List[int], indices: Union[int, Sequence[int]]) -> List[int]:
-        # mmengine's convention: an int n keeps the first n (or the last -n) items
-        if isinstance(indices, int):
-            return items[:indices] if indices >= 0 else items[indices:]
-        return [items[i] for i in indices]
-
-    @force_full_init
-    def get_subset_(self, indices: Union[int, Sequence[int]]) -> None:
-        self.valid_data_indices = self._subset(self.valid_data_indices, indices)
-
-    @force_full_init
-    def get_subset(self, indices: Union[int, Sequence[int]]) -> 'CocoVideoDataset':
-        subset = copy.copy(self)  # shares the (read-only) serialized frames
-        subset.valid_data_indices = self._subset(self.valid_data_indices, indices)
-        return subset
-
     # ----------------------------------------------------------------- access
-    @force_full_init
-    def __len__(self) -> int:
-        return len(self.valid_data_indices)
-
-    def _frame_info(self, frame_index: int) -> dict:
-        info = super().get_data_info(frame_index)
-        info.pop('sample_idx', None)
-        return info
-
     @force_full_init
     def get_data_info(self, idx: int) -> dict:
         """The key frame's data info, with ``ref_frames`` when a ``ref_img_sampler`` is set

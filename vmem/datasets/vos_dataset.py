@@ -1,13 +1,14 @@
 """The base of the video object segmentation datasets: frames streamed for testing, clips for training."""
 from __future__ import annotations
 
-import copy
 import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset, force_full_init
+
+from .item_subsets import ItemSubsets
 
 from .vos_clip_sampler import VOSClipSampler
 
@@ -29,7 +30,7 @@ class VOSVideo:
     object_labels: Dict[int, int] = field(default_factory=dict)
 
 
-class VOSDataset(BaseDataset):
+class VOSDataset(ItemSubsets, BaseDataset):
     """Semi-supervised VOS data: one item per frame (``test_mode``) or per clip (training).
 
     Test mode streams every frame of every video, in order (``video_groups`` feeds
@@ -148,33 +149,7 @@ class VOSDataset(BaseDataset):
         base = int(offsets[0])
         return [tuple(flat[int(a) - base:int(b) - base]) for a, b in zip(offsets[:-1], offsets[1:])]
 
-    @staticmethod
-    def _subset(items: List[int], indices: Union[int, Sequence[int]]) -> List[int]:
-        # mmengine's convention: an int n keeps the first n (or the last -n) items
-        if isinstance(indices, int):
-            return items[:indices] if indices >= 0 else items[indices:]
-        return [items[i] for i in indices]
-
-    @force_full_init
-    def get_subset_(self, indices: Union[int, Sequence[int]]) -> None:
-        self._items = self._subset(self._items, indices)
-
-    @force_full_init
-    def get_subset(self, indices: Union[int, Sequence[int]]) -> 'VOSDataset':
-        subset = copy.copy(self)  # shares the (read-only) serialized frames
-        subset._items = self._subset(self._items, indices)
-        return subset
-
     # ----------------------------------------------------------------- access
-    @force_full_init
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def _frame_info(self, frame_index: int) -> dict:
-        info = super().get_data_info(frame_index)
-        info.pop('sample_idx', None)
-        return info
-
     @force_full_init
     def get_data_info(self, idx: int) -> dict:
         """A frame (test mode) or a clip: key frame with ``ref_frames`` (training, random)."""
