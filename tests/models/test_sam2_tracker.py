@@ -143,3 +143,19 @@ def test_samurai_selection_and_long_term_memory_run_in_prediction():
     assert state.memory.long_term is not None
     with pytest.raises(ValueError, match='motion_weight'):
         MODELS.build(dict(type='SAM2Tracker', network=TINY_NETWORK, motion_weight=2.0))
+
+
+def test_loss_weights_scale_the_losses():
+    model = build_tracker()
+    model.train()
+    model.prompt_probs = dict(mask=1.0)
+    batch = training_batch(model)
+    torch.manual_seed(1)
+    default = model(**batch, mode='loss')
+    model.loss_weights = dict(model.loss_weights, mask=1.0)
+    torch.manual_seed(1)
+    light = model(**batch, mode='loss')
+    assert torch.allclose(light['loss_mask'] * 20, default['loss_mask'])
+    assert torch.allclose(light['loss_dice'], default['loss_dice'])
+    with pytest.raises(ValueError, match='loss_weights takes'):
+        MODELS.build(dict(type='SAM2Tracker', network=TINY_NETWORK, loss_weights=dict(focal=1.0)))

@@ -40,6 +40,8 @@ class SAM2Tracker(BaseModel):
             max_prompted, storage_device, dtype).
         prompt_probs: training prompt mix on frame 0 (SAM 2: half masks, a quarter boxes,
             a quarter clicks).
+        loss_weights: weights of the mask (focal), dice, iou and presence losses (SAM 2's
+            20 / 1 / 1 / 1 by default).
         motion_weight: SAMURAI-style candidate choice at inference: a Kalman filter on
             each object's box; a tracked frame keeps the candidate mask maximising
             ``w * IoU(its box, predicted box) + (1 - w) * predicted IoU`` (SAMURAI: 0.15).
@@ -49,7 +51,8 @@ class SAM2Tracker(BaseModel):
     """
 
     def __init__(self, *, network: dict, memory: Optional[dict] = None,
-                 prompt_probs: Optional[Dict[str, float]] = None, motion_weight: Optional[float] = None,
+                 prompt_probs: Optional[Dict[str, float]] = None, loss_weights: Optional[Dict[str, float]] = None,
+                 motion_weight: Optional[float] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor or dict(type='DetDataPreprocessor'),
                          init_cfg=init_cfg)
@@ -60,6 +63,9 @@ class SAM2Tracker(BaseModel):
         if set(self.prompt_probs) - {'mask', 'box', 'click'} or not abs(sum(self.prompt_probs.values()) - 1) < 1e-6:
             raise ValueError(f'prompt_probs must give probabilities of mask/box/click summing to 1, '
                              f'got {self.prompt_probs}')
+        self.loss_weights = dict(LOSS_WEIGHTS, **(loss_weights or {}))
+        if set(self.loss_weights) != set(LOSS_WEIGHTS):
+            raise ValueError(f'loss_weights takes {sorted(LOSS_WEIGHTS)}, got {sorted(loss_weights)}')
         if motion_weight is not None and not 0.0 <= motion_weight <= 1.0:
             raise ValueError(f'motion_weight must be in [0, 1] or None, got {motion_weight!r}')
         self.motion_weight = motion_weight
@@ -116,10 +122,11 @@ class SAM2Tracker(BaseModel):
                     scored = ids
                 remember(self.network, state, frame, t, outputs, prompted=t == 0)
                 for i in scored:
-                    for name, value in frame_losses(outputs[i], truths[t][i]).items():
+                    for name, value in frame_losses(outputs[i], truths[t][i],
+                                                    mask_weight=self.loss_weights['mask']).items():
                         totals[name] = totals[name] + value
                     terms += 1
-        return {f'loss_{name}': LOSS_WEIGHTS[name] * value / max(terms, 1) for name, value in totals.items()}
+        return {f'loss_{name}': self.loss_weights[name] * value / max(terms, 1) for name, value in totals.items()}
 
     def _training_prompt(self, mask: torch.Tensor) -> Prompt:
         kind = random.choices(list(self.prompt_probs), weights=list(self.prompt_probs.values()))[0]
@@ -220,7 +227,8 @@ def boxes_of(masks: torch.Tensor) -> torch.Tensor:
     return boxes
 
 
-def frame_losses(output: FrameOutput, truth: torch.Tensor) -> Dict[str, torch.Tensor]:
+def frame_losses(output: FrameOutput, truth: torch.Tensor, *, mask_weight: float = LOSS_WEIGHTS['mask']
+                 ) -> Dict[str, torch.Tensor]:
     """SAM 2's per-object losses on one frame. Mask, dice and IoU terms only when the
     object is present; the mask terms use the candidate closest to the truth."""
     present = truth.any()
@@ -233,7 +241,7 @@ def frame_losses(output: FrameOutput, truth: torch.Tensor) -> Dict[str, torch.Te
     focal = sigmoid_focal_loss(candidates, target, alpha=0.25, gamma=2.0, reduction='none').flatten(1).mean(1)
     probs = candidates.sigmoid().flatten(1)
     dice = 1 - (2 * (probs * target.flatten(1)).sum(1) + 1) / (probs.sum(1) + target.flatten(1).sum(1) + 1)
-    best = int((LOSS_WEIGHTS['mask'] * focal + dice).argmin())
+    best = int((mask_weight * focal + dice).argmin())
     predicted = candidates.detach() > 0
     intersection = (predicted & truth.bool()).flatten(1).sum(1).float()
     union = (predicted | truth.bool()).flatten(1).sum(1).float()

@@ -116,14 +116,7 @@ def track(network: SAM2Network, state: StreamState, frame: FrameFeatures, frame_
                                 dtype=frame.features.dtype)
     for positions, memory in batches.values():
         features = network.condition(frame.repeat(len(positions)), memory)
-        choose = None
-        if state.motion_weight is not None:
-            predicted = [_predict_box(state, object_ids[p]) for p in positions]
-
-            def choose(masks, ious, predicted=predicted):
-                return torch.tensor([choose_candidate(masks[i], ious[i], predicted[i],
-                                                      motion_weight=state.motion_weight)
-                                     for i in range(len(masks))], device=masks.device)
+        choose = _motion_chooser(state, [object_ids[p] for p in positions])
         out = network.decode(features, frame.repeat(len(positions)), image_size=state.image_size, multimask=True,
                              choose=choose)
         outputs.update({object_ids[p]: o for p, o in _split(out, positions).items()})
@@ -166,6 +159,19 @@ def remember(network: SAM2Network, state: StreamState, frame: FrameFeatures, fra
 
 def tracked_ids(state: StreamState) -> List[int]:
     return state.memory.object_ids
+
+
+def _motion_chooser(state: StreamState, object_ids: Sequence[int]):
+    """With a motion prior: a ``choose(masks, ious)`` for `SAM2Network.decode` that picks
+    each object's candidate against its predicted box (SAMURAI); else None."""
+    if state.motion_weight is None:
+        return None
+    predicted = [_predict_box(state, object_id) for object_id in object_ids]
+
+    def choose(masks: torch.Tensor, ious: torch.Tensor) -> torch.Tensor:
+        return torch.tensor([choose_candidate(masks[i], ious[i], predicted[i], motion_weight=state.motion_weight)
+                             for i in range(len(masks))], device=masks.device)
+    return choose
 
 
 def _predict_box(state: StreamState, object_id: int) -> Optional[torch.Tensor]:
