@@ -177,6 +177,19 @@ def test_missing_predictions_are_empty_masks(five_frames):
     assert scores['box/success_auc'] == pytest.approx((3 / 4 * 20 / 21 + 0) / 2)
 
 
+def test_object_overlap_tells_whether_objects_get_the_same_mask(five_frames):
+    root, one, two = five_frames
+    apart = [frame('seq', t, {1: one, 2: two}) for t in range(5)]
+    assert evaluate(VOSMetric(data_root=root), apart)['vos/object_overlap'] == 0.0
+    union = one | two
+    same = [frame('seq', t, {1: union, 2: union}) for t in range(5)]
+    assert evaluate(VOSMetric(data_root=root), same)['vos/object_overlap'] == 1.0
+    # half the frames with both objects predicted identical, half apart; one mask alone: no pair
+    mixed = [frame('seq', t, {1: union, 2: union} if t % 2 else {1: one, 2: two}) for t in range(4)]
+    mixed.append(frame('seq', 4, {1: one}))
+    assert evaluate(VOSMetric(data_root=root), mixed)['vos/object_overlap'] == pytest.approx(0.5)
+
+
 def test_void_pixels_are_excluded_unless_asked(tmp_path):
     one = square()
     maps = []
@@ -204,7 +217,7 @@ def test_duplicates_and_repeated_evaluations(five_frames):
     first = evaluate(metric, samples + samples[:2])  # padded / repeated frames count once
     assert first['davis/vos/J&F'] == 1.0 and set(first) == {
         'davis/vos/J&F', 'davis/vos/J', 'davis/vos/F', 'davis/vos/J_recall', 'davis/vos/F_recall',
-        'davis/box/success_auc', 'davis/box/precision@20'}
+        'davis/box/success_auc', 'davis/box/precision@20', 'davis/vos/object_overlap'}
     assert evaluate(metric, samples) == first  # a second evaluation describes its sequences again
     # what ranks exchange: a few numbers per object and frame, never masks
     metric.process({}, samples)

@@ -46,6 +46,11 @@ class VOSMetric(FrameRecordMetric):
     and centre error (infinite without one); ``box/success_auc`` is the OTB success AUC and
     ``box/precision@20`` the fraction of frames within 20 px, averaged over objects.
 
+    ``vos/object_overlap``: on each frame with two or more non-empty predicted masks, the
+    mean IoU between the masks of different objects, averaged over those frames. The
+    ground-truth masks of different objects never overlap, so it should be near 0; near 1
+    means the model gives every object the same mask (it cannot tell them apart).
+
     Per-sequence and per-object numbers are logged and kept in ``per_sequence`` /
     ``per_object``. Keys are not prefixed unless ``prefix`` is given.
     """
@@ -121,7 +126,8 @@ class VOSMetric(FrameRecordMetric):
         count = len(jobs)
         record = {'key': (sequence.key, position), 'ids': np.array([j[0] for j in jobs], np.int64),
                   'J': np.full(count, np.nan, np.float32), 'F': np.full(count, np.nan, np.float32),
-                  'iou': np.full(count, np.nan, np.float32), 'cerr': np.full(count, np.nan, np.float32)}
+                  'iou': np.full(count, np.nan, np.float32), 'cerr': np.full(count, np.nan, np.float32),
+                  'overlap': object_overlap([mask for mask, _ in predictions.values() if mask is not None])}
         if not jobs:
             return record
         frame = truth.frame(sequence.key, position, [j[0] for j in jobs])
@@ -169,7 +175,10 @@ class VOSMetric(FrameRecordMetric):
         if missing:
             print_log(f'VOSMetric: {missing} frame(s) of the evaluated sequences got no prediction; '
                       'their objects count as empty predictions', logger='current', level=logging.WARNING)
-        return self._summarise(rows, tracks)
+        metrics = self._summarise(rows, tracks)
+        overlaps = [r['overlap'] for r in records if not np.isnan(r.get('overlap', np.nan))]
+        metrics['vos/object_overlap'] = float(np.mean(overlaps)) if overlaps else float('nan')
+        return metrics
 
     def _described_sequence(self, key, description: Optional[dict]) -> SequenceTruth:
         if description is None:  # results not collected by evaluate(): read the truth here
@@ -246,6 +255,19 @@ class VOSMetric(FrameRecordMetric):
             lines.append(f'{name:<24}{values["objects"]:>8d}{values["J&F"]:8.4f}{values["J"]:8.4f}'
                          f'{values["F"]:8.4f}')
         print_log('VOS per sequence:\n' + '\n'.join(lines), logger='current')
+
+
+def object_overlap(masks: Sequence[np.ndarray]) -> float:
+    """Mean IoU over pairs of different objects' non-empty masks [H, W] (NaN for fewer than 2)."""
+    filled = [m.reshape(-1) for m in masks if m.any()]
+    if len(filled) < 2:
+        return float('nan')
+    stacked = np.stack(filled).astype(np.float32)
+    intersection = stacked @ stacked.T
+    areas = np.diag(intersection)
+    union = areas[:, None] + areas[None] - intersection
+    pairs = np.triu_indices(len(filled), k=1)
+    return float(np.mean(intersection[pairs] / union[pairs]))
 
 
 def _lookup(record: Optional[dict], object_id: int) -> Optional[dict]:
