@@ -18,7 +18,8 @@ model = dict(
         image_encoder=dict(trunk=tiny_trunk), dim=64, memory_dim=16, num_maskmem=7,
         memory_attention=dict(num_layers=2, dim_feedforward=256, dropout=0.0),
         mask_decoder=dict(iou_head_hidden_dim=64, transformer=dict(mlp_dim=256, num_heads=4))),
-    memory=dict(num_recent_maps=6, num_recent_pointers=15, max_prompted=4, prompted_only=False))
+    memory=dict(num_recent_maps=6, num_recent_pointers=15, max_prompted=4, prompted_only=False),
+    memory_from_truth=0.0)   # > 0: remember tracked training frames from their true masks (teacher forcing)
 
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=2000, val_interval=2000)
 val_cfg = dict(type='ValLoop')

@@ -159,3 +159,25 @@ def test_loss_weights_scale_the_losses():
     assert torch.allclose(light['loss_dice'], default['loss_dice'])
     with pytest.raises(ValueError, match='loss_weights takes'):
         MODELS.build(dict(type='SAM2Tracker', network=TINY_NETWORK, loss_weights=dict(focal=1.0)))
+
+
+def test_memory_from_truth_remembers_tracked_training_frames_from_their_masks():
+    model = build_tracker()
+    model.train()
+    model.prompt_probs = dict(mask=1.0)
+    batch = training_batch(model, num_frames=3)
+    truths = [s.gt_instances.masks.float() for s in batch['data_samples'][0].video_data_samples]
+    encoded = []
+    encode = model.network.encode_memory
+    model.network.encode_memory = lambda frame, masks, logits, **kw: encoded.append(masks) or encode(
+        frame, masks, logits, **kw)
+    for probability, from_truth in ((1.0, True), (0.0, False)):
+        encoded.clear()
+        model.memory_from_truth = probability
+        model(**batch, mode='loss')
+        assert len(encoded) == 3   # frame 0 (prompted), 1 and 2 (tracked)
+        for t in (1, 2):
+            as_truth = torch.equal(encoded[t][0, 0] > 0, truths[t][0].bool())
+            assert as_truth == from_truth
+    with pytest.raises(ValueError, match='memory_from_truth'):
+        MODELS.build(dict(type='SAM2Tracker', network=TINY_NETWORK, memory_from_truth=1.5))

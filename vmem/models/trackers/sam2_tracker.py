@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Dict, List, Optional, Sequence
 
@@ -26,7 +27,7 @@ from vmem.structures import DetDataSample, TrackDataSample
 
 from .sam2.checkpoint import load_official_weights, read_official_checkpoint
 from .sam2.frame_step import Prompt, StreamState, remember, segment_prompted, track
-from .sam2.network import FrameFeatures, FrameOutput, SAM2Network
+from .sam2.network import MASK_INPUT_BIAS, MASK_INPUT_SCALE, FrameFeatures, FrameOutput, SAM2Network
 from .sam2.object_memory import ClipMemory, ObjectMemory
 
 LOSS_WEIGHTS = dict(mask=20.0, dice=1.0, iou=1.0, presence=1.0)   # SAM 2's training weights
@@ -42,6 +43,9 @@ class SAM2Tracker(BaseModel):
             a quarter clicks).
         loss_weights: weights of the mask (focal), dice, iou and presence losses (SAM 2's
             20 / 1 / 1 / 1 by default).
+        memory_from_truth: in training, the probability that a tracked frame is remembered
+            from its ground-truth masks instead of the predicted ones (teacher forcing the
+            memory; 0 = SAM 2's training, which always remembers predictions).
         motion_weight: SAMURAI-style candidate choice at inference: a Kalman filter on
             each object's box; a tracked frame keeps the candidate mask maximising
             ``w * IoU(its box, predicted box) + (1 - w) * predicted IoU`` (SAMURAI: 0.15).
@@ -52,7 +56,7 @@ class SAM2Tracker(BaseModel):
 
     def __init__(self, *, network: dict, memory: Optional[dict] = None,
                  prompt_probs: Optional[Dict[str, float]] = None, loss_weights: Optional[Dict[str, float]] = None,
-                 motion_weight: Optional[float] = None,
+                 motion_weight: Optional[float] = None, memory_from_truth: float = 0.0,
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor or dict(type='DetDataPreprocessor'),
                          init_cfg=init_cfg)
@@ -69,6 +73,9 @@ class SAM2Tracker(BaseModel):
         if motion_weight is not None and not 0.0 <= motion_weight <= 1.0:
             raise ValueError(f'motion_weight must be in [0, 1] or None, got {motion_weight!r}')
         self.motion_weight = motion_weight
+        if not 0.0 <= memory_from_truth <= 1.0:
+            raise ValueError(f'memory_from_truth must be a probability, got {memory_from_truth!r}')
+        self.memory_from_truth = memory_from_truth
         self._stream: Optional[StreamState] = None
         self._video = None
         self._labels: Dict[int, int] = {}
@@ -120,7 +127,10 @@ class SAM2Tracker(BaseModel):
                 else:
                     outputs = track(self.network, state, frame, t, ids)
                     scored = ids
-                remember(self.network, state, frame, t, outputs, prompted=t == 0)
+                remembered = outputs
+                if t > 0 and random.random() < self.memory_from_truth:
+                    remembered = {i: truth_as_memory(outputs[i], truths[t][i]) for i in ids}
+                remember(self.network, state, frame, t, remembered, prompted=t == 0)
                 for i in scored:
                     for name, value in frame_losses(outputs[i], truths[t][i],
                                                     mask_weight=self.loss_weights['mask']).items():
@@ -201,6 +211,15 @@ def results_at_original_size(outputs: Dict[int, FrameOutput], *, img_shape, orig
     masks = (logits[:, 0] > 0).cpu()
     scores = torch.sigmoid(torch.cat([outputs[i].object_logits for i in ids])[:, 0]).cpu()
     return ids, masks, boxes_of(masks), scores
+
+
+def truth_as_memory(output: FrameOutput, truth: torch.Tensor) -> FrameOutput:
+    """``output`` with its mask and presence replaced by the ground truth [H, W] (as logits),
+    for remembering; its pointer is kept."""
+    logits = (truth.float() * MASK_INPUT_SCALE + MASK_INPUT_BIAS)[None, None]
+    present = output.object_logits.new_full((1, 1), MASK_INPUT_SCALE + MASK_INPUT_BIAS if truth.any()
+                                            else MASK_INPUT_BIAS)
+    return dataclasses.replace(output, masks=logits, object_logits=present)
 
 
 def select_frame(frames: FrameFeatures, index: int) -> FrameFeatures:
