@@ -31,11 +31,26 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_tool(run: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> None:
-    """Run a tool's body; a config mistake exits with one readable line, not a stack trace."""
+    """Run a tool's body; a config mistake exits with one readable line, not a stack trace.
+    Under torchrun the process group is shut down before the interpreter exits: left to
+    interpreter teardown, gloo's threads sometimes abort a rank ("terminate called without
+    an active exception", seen in the two-process CPU training test)."""
     try:
         run(args)
     except ConfigError as error:
         sys.exit(f'error: {error}')
+    else:
+        _close_process_group(wait_for_others=True)
+    finally:
+        _close_process_group(wait_for_others=False)
+
+
+def _close_process_group(*, wait_for_others: bool) -> None:
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        if wait_for_others:   # only after success: a failed rank must not hang the others
+            dist.barrier()
+        dist.destroy_process_group()
 
 
 def set_local_rank_env(local_rank: Optional[int]) -> None:
