@@ -100,6 +100,56 @@ def test_reads_filter_sample_rank_recent():
     assert len(bank.sample(100)) == n
 
 
+@pytest.mark.parametrize('policy', ['FIFO', 'RandomReplace'])
+def test_policies_that_promise_distinct_slots_keep_it(policy):
+    # the bank skips its collision check for these policies, so a repeated slot would
+    # silently lose an entry
+    bank = MemoryBank(capacity=7, dim=2, fields=dict(frame_id='int64'), write_policy=policy, seed=0)
+    assert bank.policy.distinct_slots
+    written = 0
+    for step, num in enumerate([3, 5, 7, 9, 1, 2, 15]):
+        ids = torch.arange(written, written + num)
+        slots = bank.write(torch.randn(num, 2), frame_id=ids)
+        kept = slots[slots >= 0]
+        assert len(kept) == min(num, 7) and len(kept.unique()) == len(kept), (policy, step)
+        assert torch.equal(bank.gather(kept).fields['frame_id'], ids[slots >= 0])
+        written += num
+
+
+def test_a_reset_bank_draws_as_a_new_one():
+    keys = torch.randn(30, 2)
+
+    def filled(bank):
+        bank.write(keys)  # 30 entries into 20 slots: 10 random replacements
+        return bank
+
+    used = filled(MemoryBank(capacity=20, dim=2, write_policy='RandomReplace', seed=3))
+    used.sample(5)
+    used.reset()
+    fresh = MemoryBank(capacity=20, dim=2, write_policy='RandomReplace', seed=3)
+    assert torch.equal(filled(used).sample(5).slots, filled(fresh).sample(5).slots)
+    assert torch.equal(used.read().keys, fresh.read().keys)  # the same random replacements
+
+
+def test_reads_of_some_columns_copy_only_those():
+    bank = MemoryBank(capacity=30, dim=4, value_dim=3, fields=dict(frame_id='int64'), seed=0)
+    bank.write(torch.randn(20, 4), torch.randn(20, 3), frame_id=torch.arange(20))
+    slots = torch.tensor([3, -1, 7])
+    full, values_only = bank.gather(slots), bank.gather(slots, columns=('values',))
+    assert torch.equal(values_only.values, full.values) and values_only.values[1].abs().sum() == 0
+    assert values_only.keys is None and values_only.fields is None and values_only.pinned is None
+    assert values_only.write_step is None and len(values_only) == 3
+    sample = bank.sample(5, columns=('keys', 'fields'))
+    assert sample.values is None and torch.equal(sample.keys, bank.gather(sample.slots).keys)
+    assert torch.equal(sample.fields['frame_id'], sample.slots)  # frame i went to slot i
+    assert bank.rank('frame_id', 2, columns=('fields',)).fields['frame_id'].tolist() == [19, 18]
+    assert bank.read(columns=('write_step',)).write_step.tolist() == list(range(20))
+    with pytest.raises(ValueError, match="unknown read columns \\['score'\\]"):
+        bank.sample(2, columns=('score',))
+    with pytest.raises(TypeError, match='collection of names'):
+        bank.read(columns='values')
+
+
 def test_bank_topk_matches_gathered_keys_and_skips_empty_slots(generator):
     bank = MemoryBank(capacity=64, dim=8, fields=dict(camera='int64'))
     keys = torch.randn(40, 8, generator=generator)
@@ -114,6 +164,13 @@ def test_bank_topk_matches_gathered_keys_and_skips_empty_slots(generator):
     assert (bank.field('camera')[only_camera_2.indices] == 2).all()
 
 
+def test_large_finite_entries_whose_sum_overflows_are_accepted():
+    bank = MemoryBank(capacity=2, dim=3, value_dim=2)
+    huge = torch.full((1, 3), 3e38)  # finite, but their float32 sum is inf
+    bank.write(huge, torch.full((1, 2), -3e38))
+    assert torch.equal(bank.read().keys, huge)
+
+
 def test_rejected_writes_leave_the_bank_unchanged():
     bank = MemoryBank(capacity=4, dim=3, value_dim=2, fields=dict(frame_id='int64'))
     bank.write(torch.ones(2, 3), torch.ones(2, 2), frame_id=torch.tensor([1, 2]))
@@ -121,6 +178,10 @@ def test_rejected_writes_leave_the_bank_unchanged():
     bad_writes = [
         (dict(keys=torch.ones(1, 4), values=torch.ones(1, 2), frame_id=3), ValueError, r'shape \[num, 3\]'),
         (dict(keys=torch.tensor([[1.0, float('nan'), 0.0]]), values=torch.ones(1, 2), frame_id=3), ValueError, 'NaN'),
+        (dict(keys=torch.tensor([[float('inf'), 0.0, float('-inf')]]), values=torch.ones(1, 2), frame_id=3),
+         ValueError, 'keys contain NaN or Inf'),
+        (dict(keys=torch.ones(1, 3), values=torch.tensor([[0.0, float('-inf')]]), frame_id=3),
+         ValueError, 'values contain NaN or Inf'),
         (dict(keys=torch.ones(1, 3), values=torch.ones(1, 5), frame_id=3), ValueError, 'values must be'),
         (dict(keys=torch.ones(1, 3), values=torch.ones(1, 2)), ValueError, r"missing fields \['frame_id'\]"),
         (dict(keys=torch.ones(1, 3), values=torch.ones(1, 2), frame_id=3, camera=1), ValueError, 'unknown fields'),

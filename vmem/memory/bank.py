@@ -8,7 +8,7 @@ decision (`vmem.memory.policies`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -19,19 +19,41 @@ from .policies import WritePolicy, build_write_policy
 from .retrieval import TopkResult, topk
 
 
+READ_COLUMNS = ('keys', 'values', 'fields', 'pinned', 'write_step')
+
+
 @dataclass
 class MemoryRead:
     """Entries read from a bank: ``keys`` [m, d], ``values`` [m, dv] or None, ``fields``
-    by name [m, ...], ``slots`` [m] (where they live), ``pinned`` [m], ``write_step`` [m]."""
-    keys: Tensor
+    by name [m, ...], ``slots`` [m] (where they live), ``pinned`` [m], ``write_step`` [m].
+    A read asked for some ``columns`` only leaves the others None."""
+    keys: Tensor | None
     values: Tensor | None
-    fields: dict[str, Tensor]
+    fields: dict[str, Tensor] | None
     slots: Tensor
-    pinned: Tensor
-    write_step: Tensor
+    pinned: Tensor | None
+    write_step: Tensor | None
 
     def __len__(self) -> int:
-        return self.keys.shape[0]
+        return self.slots.shape[0]
+
+
+def _all_finite(tensor: Tensor) -> bool:
+    # A NaN or Inf entry makes the sum non-finite, so a finite sum (one reduction, the
+    # common case) settles it; only a non-finite sum, which an overflow of large finite
+    # entries can also give, needs the entry-wise check.
+    return bool(torch.isfinite(tensor.sum())) or bool(torch.isfinite(tensor).all())
+
+
+def _check_columns(columns: Collection[str] | None) -> frozenset:
+    if columns is None:
+        return frozenset(READ_COLUMNS)
+    if isinstance(columns, str):
+        raise TypeError(f'columns must be a collection of names such as ("values",), got the string {columns!r}')
+    unknown = set(columns) - set(READ_COLUMNS)
+    if unknown:
+        raise ValueError(f'unknown read columns {sorted(unknown)}; a read has {list(READ_COLUMNS)}')
+    return frozenset(columns)
 
 
 def _as_tensor(name: str, value: Any, *, dtype: torch.dtype, device: torch.device) -> Tensor:
@@ -59,7 +81,8 @@ class MemoryBank(nn.Module):
         dtype: dtype of keys and values.
         persistent: whether the contents go into ``state_dict`` (checkpoints). Per-video
             memories (MAMBA, SAM 2) set False; learned banks (PatchCore, MoCo) keep True.
-        seed: seed of the generator used by random policies and ``sample``.
+        seed: seed of the generator used by random policies and ``sample`` (also after
+            each ``reset``); default: torch's default generator seed.
     """
 
     def __init__(self, *, capacity: int, dim: int, value_dim: int | None = None,
@@ -83,6 +106,7 @@ class MemoryBank(nn.Module):
         self.generator = torch.Generator()
         if seed is not None:
             self.generator.manual_seed(seed)
+        self._seed = self.generator.initial_seed()
 
         def buffer(name: str, tensor: Tensor) -> None:
             self.register_buffer(name, tensor, persistent=persistent)
@@ -133,7 +157,10 @@ class MemoryBank(nn.Module):
         return self
 
     def reset(self) -> None:
-        """Empty the bank (e.g. at the start of a new video)."""
+        """Empty the bank (e.g. at the start of a new video) and restart its random draws
+        from ``seed``: a reset bank behaves as a new one, so what a video reads does not
+        depend on the videos before it."""
+        self.generator.manual_seed(self._seed)
         self.occupied.zero_()
         self.pinned.zero_()
         self.write_step.fill_(-1)
@@ -153,7 +180,7 @@ class MemoryBank(nn.Module):
             raise TypeError(f'keys must be floating point, got {keys.dtype}')
         if keys.device != self.device:
             raise ValueError(f'keys are on {keys.device} but the bank is on {self.device}')
-        if not torch.isfinite(keys).all():
+        if not _all_finite(keys):
             raise ValueError('keys contain NaN or Inf')
         num = keys.shape[0]
         if self.value_dim is None and values is not None:
@@ -164,7 +191,7 @@ class MemoryBank(nn.Module):
                 raise ValueError(f'values must be a tensor of shape [{num}, {self.value_dim}], got {got}')
             if values.device != self.device:
                 raise ValueError(f'values are on {values.device} but the bank is on {self.device}')
-            if not torch.isfinite(values).all():
+            if not _all_finite(values):
                 raise ValueError('values contain NaN or Inf')
         unknown = set(fields) - set(self.field_specs)
         if unknown:
@@ -221,31 +248,46 @@ class MemoryBank(nn.Module):
     def _apply_plan(self, keys, values, pinned, fields) -> Tensor:
         num = keys.shape[0]
         plan = self.policy.plan(self, num_new=num, pinned=pinned, fields=fields)
-        slots = plan.slots.clone()
+        slots = plan.slots
         valid = slots >= 0
-        if valid.any() and slots[valid].unique().numel() != int(valid.sum()):
-            # Two entries planned for one slot: the later wins, as in a sequential write.
-            position = torch.arange(num, device=self.device)
-            last = torch.full((self.capacity,), -1, dtype=torch.long, device=self.device)
-            last.scatter_reduce_(0, slots[valid], position[valid], reduce='amax')
-            slots[valid & (last[slots.clamp(min=0)] != position)] = -1
-        kept = (slots >= 0).nonzero().squeeze(1)
-        targets = slots[kept]
-        new_keys = keys[kept]
+        if not self.policy.distinct_slots:
+            slots = slots.clone()
+            if valid.any() and slots[valid].unique().numel() != int(valid.sum()):
+                # Two entries planned for one slot: the later wins, as in a sequential write.
+                position = torch.arange(num, device=self.device)
+                last = torch.full((self.capacity,), -1, dtype=torch.long, device=self.device)
+                last.scatter_reduce_(0, slots[valid], position[valid], reduce='amax')
+                slots[valid & (last[slots.clamp(min=0)] != position)] = -1
+                valid = slots >= 0
+        # index_copy_ with a plain slot list: the common case (every entry kept) then makes
+        # no copies of the new entries, and on CPU it beats index assignment; MAMBA writes
+        # three banks per frame
+        if bool(valid.all()):
+            kept, targets = None, slots
+        else:
+            kept = valid.nonzero().squeeze(1)
+            targets = slots[kept]
+
+        def new(column: Tensor) -> Tensor:
+            return column if kept is None else column.index_select(0, kept)
+
+        new_keys = new(keys)
         if plan.blend is not None and plan.blend.any():
-            blend = plan.blend[kept]
+            new_keys = new_keys.clone()
+            blend = new(plan.blend)
             mixed = plan.momentum * self.keys[targets[blend]] + (1 - plan.momentum) * new_keys[blend]
             if plan.normalize:
                 mixed = torch.nn.functional.normalize(mixed, dim=1)
             new_keys[blend] = mixed
-        self.keys[targets] = new_keys
+        self.keys.index_copy_(0, targets, new_keys)
         if values is not None:
-            self.values[targets] = values[kept]
+            self.values.index_copy_(0, targets, new(values))
         for name, column in fields.items():
-            self.field(name)[targets] = column[kept]
-        self.occupied[targets] = True
-        self.pinned[targets] = pinned[kept]
-        self.write_step[targets] = self.num_writes + kept
+            self.field(name).index_copy_(0, targets, new(column))
+        self.occupied.index_fill_(0, targets, True)
+        self.pinned.index_copy_(0, targets, new(pinned))
+        positions = torch.arange(num, device=self.device)
+        self.write_step.index_copy_(0, targets, self.num_writes + new(positions))
         self.num_writes += num
         return slots
 
@@ -298,41 +340,51 @@ class MemoryBank(nn.Module):
                 mask &= column == condition
         return mask
 
-    def gather(self, slots: Tensor) -> MemoryRead:
-        """Entries at ``slots`` (any shape); -1 slots give zeros."""
+    def gather(self, slots: Tensor, columns: Collection[str] | None = None) -> MemoryRead:
+        """Entries at ``slots`` (any shape); -1 slots give zeros.
+
+        ``columns`` (a subset of ``READ_COLUMNS``; default all) names what to copy; the
+        rest of the read is None. A reader that needs only the values (MAMBA's key sets at
+        inference) then pays for one gather instead of six."""
+        wanted = _check_columns(columns)
         empty = slots < 0
         any_empty = bool(empty.any())
         flat = slots.clamp(min=0).flatten() if any_empty else slots.flatten()
 
         # index_select, not advanced indexing: on CPU it gathers rows ~4x faster, and
         # MAMBA gathers key sets of hundreds of rows several times per frame.
-        def rows(column: Tensor, fill: Any = None) -> Tensor:
+        def rows(name: str, column: Tensor | None, fill: Any = None) -> Tensor | None:
+            if name not in wanted or column is None:
+                return None
             picked = column.index_select(0, flat).reshape(*slots.shape, *column.shape[1:])
             if not any_empty or fill is None:
                 return picked
             blank = empty.reshape(*slots.shape, *([1] * (column.ndim - 1)))
             return picked.masked_fill(blank, fill)
 
+        fields = None
+        if 'fields' in wanted:
+            fields = {name: rows('fields', self.field(name)) for name in self.field_specs}
         return MemoryRead(
-            keys=rows(self.keys, 0),
-            values=None if self.values is None else rows(self.values, 0),
-            fields={name: rows(self.field(name)) for name in self.field_specs},
-            slots=slots, pinned=rows(self.pinned, False),
-            write_step=rows(self.write_step, -1))
+            keys=rows('keys', self.keys, 0), values=rows('values', self.values, 0), fields=fields,
+            slots=slots, pinned=rows('pinned', self.pinned, False),
+            write_step=rows('write_step', self.write_step, -1))
 
-    def read(self, where: Tensor | None = None, *, oldest_first: bool = False) -> MemoryRead:
+    def read(self, where: Tensor | None = None, *, oldest_first: bool = False,
+             columns: Collection[str] | None = None) -> MemoryRead:
         """All occupied entries (optionally only ``where``), in slot order or oldest first."""
         slots = self._where(where).nonzero().squeeze(1)
         if oldest_first:
             slots = slots[self.write_step[slots].argsort()]
-        return self.gather(slots)
+        return self.gather(slots, columns)
 
-    def sample(self, num: int, where: Tensor | None = None) -> MemoryRead:
+    def sample(self, num: int, where: Tensor | None = None, *,
+               columns: Collection[str] | None = None) -> MemoryRead:
         """``num`` random distinct entries (all of them if fewer are stored): MAMBA's
         light-weight key set."""
         slots = self._where(where).nonzero().squeeze(1)
         pick = torch.randperm(len(slots), generator=self.generator)[:num].to(self.device)
-        return self.gather(slots[pick.sort().values])
+        return self.gather(slots[pick.sort().values], columns)
 
     def recent(self, num: int, where: Tensor | None = None) -> MemoryRead:
         """The ``num`` most recently written entries, oldest first."""
@@ -341,14 +393,14 @@ class MemoryBank(nn.Module):
         return self.read(slots[newest], oldest_first=True)
 
     def rank(self, field: str, num: int, where: Tensor | None = None,
-             largest: bool = True) -> MemoryRead:
+             largest: bool = True, *, columns: Collection[str] | None = None) -> MemoryRead:
         """The ``num`` entries with the largest (or smallest) scalar ``field``, e.g. score."""
         column = self.field(field)
         if column.ndim != 1:
             raise ValueError(f'rank needs a scalar field; {field!r} has shape {list(column.shape[1:])}')
         slots = self._where(where).nonzero().squeeze(1)
         best = column[slots].topk(min(num, len(slots)), largest=largest).indices
-        return self.gather(slots[best])
+        return self.gather(slots[best], columns)
 
     def topk(self, queries: Tensor, k: int, *, metric: str = 'ip', where: Tensor | None = None,
              backend: str = 'auto', precision: str = 'fp32') -> TopkResult:

@@ -27,6 +27,8 @@ class WritePolicy:
     """Base class. ``plan`` sees the bank through its read-only accessors."""
     supports_pinning = False
     unique_field: str | None = None  # entries sharing this field's value are written in turn
+    # plans never send two entries to one slot, so the bank can skip its collision check
+    distinct_slots = False
 
     def check(self, bank) -> None:
         """Raise ValueError if the policy cannot work with this bank's configuration."""
@@ -52,6 +54,7 @@ def oldest_slots(bank, candidates: Tensor, count: int) -> Tensor:
 class FIFOQueue(WritePolicy):
     """A ring: entry number t (counting every entry ever offered) goes to slot
     t mod capacity. MoCo's queue; the capacity need not divide the batch size."""
+    distinct_slots = True
 
     def plan(self, bank, *, num_new, pinned, fields):
         steps = bank.num_writes + torch.arange(num_new, device=bank.device)
@@ -66,6 +69,7 @@ class RandomReplace(WritePolicy):
     """Fill empty slots, then overwrite random unpinned entries (MAMBA's random
     feature-wise replacement). A write larger than the bank keeps a random subset."""
     supports_pinning = True
+    distinct_slots = True  # empty slots, then distinct occupied ones
 
     def plan(self, bank, *, num_new, pinned, fields):
         generator = bank.generator
