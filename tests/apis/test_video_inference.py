@@ -22,8 +22,9 @@ DETECTOR_CONFIGS = [BASELINE, MAMBA, str(ROOT / 'configs/mamba/mamba_ins_r10t_sy
                     str(ROOT / 'configs/mamba/selsa_r10t_synthvid_tiny.py')]
 # Random heads score everything low; keep all boxes so predictions are worth comparing.
 KEEP_ALL = {'model.roi_head.score_thr': 0.0}
-# MAMBA draws its key sets and the pixels it stores from torch's global generator: runs to
-# be compared are seeded alike, or use this memory with no random draws (up to capacity).
+# MAMBA draws the pixels it stores from torch's global generator (its key sets come from
+# the banks' own generators, restarted at every reset): runs to be compared are seeded
+# alike, or use this memory with no random draws (up to capacity).
 DETERMINISTIC_MEMORY = {'model.pixel_memory': None, 'model.instance_memory.key_set': 'topk'}
 
 

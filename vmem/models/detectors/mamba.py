@@ -152,6 +152,8 @@ class MAMBA(FasterRCNN):
 
     def _proposals(self, features, inputs, image_sizes) -> List[torch.Tensor]:
         was_training = self.rpn_head.training
+        if not was_training:  # inference: nothing to switch (saves a walk over its modules per frame)
+            return self.rpn_head(features, inputs, image_sizes)[0]
         self.rpn_head.eval()  # test-time proposals, no targets needed
         try:
             proposals, _ = self.rpn_head(features, inputs, image_sizes)

@@ -54,8 +54,12 @@ class GEOLayer(nn.Module):
         A function of one entry and the weights only, so memories can compute it once per
         stored entry at inference instead of once per frame that reads the entry."""
         keys = self.key_norm(keys)
-        values = torch.einsum('md,hcd->mhc', keys, self.proj_weight).reshape(len(keys), self.dim)
-        return torch.cat([self.key(keys), values], dim=1)
+        # one matmul for both: the attention keys' weights stacked over the grouped value
+        # projection ([H, d/H, d] -> [d, d] rows, head by head); at inference memories call
+        # this for every write, and separate einsum/linear/cat calls cost more than the math
+        weight = torch.cat([self.key.weight, self.proj_weight.reshape(self.dim, self.dim)])
+        bias = torch.cat([self.key.bias, self.key.bias.new_zeros(self.dim)])
+        return F.linear(keys, weight, bias)
 
     def forward(self, x: torch.Tensor, projected_keys: torch.Tensor) -> torch.Tensor:
         heads, key_dim = self.num_heads, self.key_dim
@@ -71,7 +75,8 @@ class GEOLayer(nn.Module):
             q = q.view(-1, heads, key_dim).transpose(0, 1)                                # [H, c, dk]
             attended = F.scaled_dot_product_attention(q, k, v)                            # [H, c, d/H]
             outputs.append(attended.transpose(0, 1).reshape(-1, self.dim))
-        return x + torch.cat(outputs) + self.proj_bias
+        attended = outputs[0] if len(outputs) == 1 else torch.cat(outputs)
+        return x + attended + self.proj_bias
 
 
 @MODELS.register_module()

@@ -71,9 +71,11 @@ class InstanceMemory(StreamMemory):
         enhanced, start = [], 0
         for stream, count in enumerate(counts):
             part = features[start:start + count]
+            cached = self.cache_key_projections and not self.training
             read = read_key_set(self.bank(stream), key_set=self.key_set, num_keys=self.num_keys,
-                                queries=part, metric=self.topk_metric)
-            if self.cache_key_projections and not self.training:
+                                queries=part, metric=self.topk_metric,
+                                column='values' if cached else 'keys')
+            if cached:
                 enhanced.append(self.geo(part, projected_keys=read.values))
             else:
                 enhanced.append(self.geo(part, read.keys))

@@ -26,9 +26,11 @@ def check_key_set(*, key_set: str, num_keys: Optional[int], capacity: int) -> No
 
 
 def read_key_set(bank: MemoryBank, *, key_set: str, num_keys: Optional[int],
-                 queries: Optional[torch.Tensor] = None, metric: str = 'cosine') -> MemoryRead:
+                 queries: Optional[torch.Tensor] = None, metric: str = 'cosine',
+                 column: str = 'keys') -> MemoryRead:
     """The key set's entries: ``.keys`` [m, dim] (m <= num_keys; m = 0 for an empty bank)
-    and, in banks that cache them, ``.values`` (see `key_projections_to_store`).
+    or, with ``column='values'`` in banks that cache them, only their ``.values`` (see
+    `key_projections_to_store`).
 
     - ``'random'``: ``num_keys`` random entries (MAMBA's default).
     - ``'score'``: the ``num_keys`` entries with the highest ``score`` field.
@@ -37,23 +39,26 @@ def read_key_set(bank: MemoryBank, *, key_set: str, num_keys: Optional[int],
       nearest entries (``metric``) through the bank's ``topk``; of the union, the
       ``num_keys`` entries retrieved by the most queries are kept.
     """
+    if column not in ('keys', 'values'):
+        raise ValueError(f"column must be 'keys' or 'values', got {column!r}")
+    columns = (column,)
     if bank.size == 0 or key_set == 'all':  # an empty read gives a [0, dim] key set
-        return bank.read()
+        return bank.read(columns=columns)
     if key_set == 'random':
-        return bank.sample(num_keys)
+        return bank.sample(num_keys, columns=columns)
     if key_set == 'score':
-        return bank.rank('score', num_keys)
+        return bank.rank('score', num_keys, columns=columns)
     if key_set != 'topk':
         raise ValueError(f'key_set must be one of {KEY_SETS}, got {key_set!r}')
     if queries is None or len(queries) == 0:
-        return bank.gather(torch.zeros(0, dtype=torch.long, device=bank.device))
+        return bank.gather(torch.zeros(0, dtype=torch.long, device=bank.device), columns)
     per_query = max(1, num_keys // len(queries))
     # the memories keep float32 banks; queries may be half precision under autocast
     found = bank.topk(queries.detach().float(), per_query, metric=metric).indices.flatten()
     slots, hits = found[found >= 0].unique(return_counts=True)
     if len(slots) > num_keys:
         slots = slots[hits.topk(num_keys).indices]
-    return bank.gather(slots)
+    return bank.gather(slots, columns)
 
 
 def key_projections_to_store(geo, features: torch.Tensor, *, cache: bool, training: bool) -> Optional[torch.Tensor]:

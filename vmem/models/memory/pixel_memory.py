@@ -83,7 +83,8 @@ class PixelMemory(StreamMemory):
         """Stream ``stream``'s keys: a key set read from its bank, then its transient set;
         at inference with cached projections, their ``GEO.project_keys`` instead."""
         read = read_key_set(self.bank(stream), key_set=self.key_set, num_keys=self.num_keys,
-                            queries=queries, metric=self.topk_metric)
+                            queries=queries, metric=self.topk_metric,
+                            column='values' if self._reads_cache() else 'keys')
         if not self._reads_cache():
             return torch.cat([read.keys, self.transient[stream].to(read.keys)])
         transient = self.transient_projected[stream]
@@ -117,16 +118,19 @@ class PixelMemory(StreamMemory):
                              f'sets, {len(scores)} score sets, {len(frame_ids)} frame ids')
         for stream, (frame, frame_boxes, frame_scores) in enumerate(zip(feature_map, boxes, scores)):
             cells = frame.flatten(1).t().float()
-            confident = frame_scores >= self.write_thr
-            uncertain = (frame_scores >= self.transient_thr) & ~confident
-            index, owner = cells_in_boxes(frame_boxes[confident], frame.shape[-2:], stride, self.pixels_per_box)
-            if len(index):
-                stored = cells[index]
+            # the cells of every detection above transient_thr in one pass, then split by
+            # owner: confident ones to the bank, uncertain ones to the transient set
+            kept = (frame_scores >= self.transient_thr).nonzero().squeeze(1)
+            index, owner = cells_in_boxes(frame_boxes[kept], frame.shape[-2:], stride, self.pixels_per_box)
+            owner_scores = frame_scores[kept][owner]
+            confident = owner_scores >= self.write_thr
+            stored = cells[index[confident]]
+            if len(stored):
                 values = key_projections_to_store(self.geo, stored, cache=self.cache_key_projections,
                                                   training=self.training)
-                self.bank(stream).write(stored, values, score=frame_scores[confident][owner].float(),
+                self.bank(stream).write(stored, values, score=owner_scores[confident].float(),
                                         frame_id=int(frame_ids[stream]))
-            index, _ = cells_in_boxes(frame_boxes[uncertain], frame.shape[-2:], stride, self.pixels_per_box)
+            index = index[~confident]
             if len(index) > self.max_transient:
                 index = index[torch.randperm(len(index), device=index.device)[:self.max_transient]]
             self.transient[stream] = cells[index]
