@@ -383,8 +383,10 @@ class MemoryBank(nn.Module):
         """``num`` random distinct entries (all of them if fewer are stored): MAMBA's
         light-weight key set."""
         slots = self._where(where).nonzero().squeeze(1)
-        pick = torch.randperm(len(slots), generator=self.generator)[:num].to(self.device)
-        return self.gather(slots[pick.sort().values], columns)
+        if num < len(slots):  # else every entry is in the sample: no draws needed
+            pick = torch.randperm(len(slots), generator=self.generator)[:num].to(self.device)
+            slots = slots[pick.sort().values]
+        return self.gather(slots, columns)
 
     def recent(self, num: int, where: Tensor | None = None) -> MemoryRead:
         """The ``num`` most recently written entries, oldest first."""

@@ -54,12 +54,11 @@ class GEOLayer(nn.Module):
         A function of one entry and the weights only, so memories can compute it once per
         stored entry at inference instead of once per frame that reads the entry."""
         keys = self.key_norm(keys)
-        # one matmul for both: the attention keys' weights stacked over the grouped value
-        # projection ([H, d/H, d] -> [d, d] rows, head by head); at inference memories call
-        # this for every write, and separate einsum/linear/cat calls cost more than the math
-        weight = torch.cat([self.key.weight, self.proj_weight.reshape(self.dim, self.dim)])
-        bias = torch.cat([self.key.bias, self.key.bias.new_zeros(self.dim)])
-        return F.linear(keys, weight, bias)
+        # the grouped value projection as one [d, d] matmul ([H, d/H, d] -> rows head by
+        # head): memories call this for every write at inference, where an einsum's
+        # overhead cost more than its math
+        values = F.linear(keys, self.proj_weight.reshape(self.dim, self.dim))
+        return torch.cat([self.key(keys), values], dim=1)
 
     def forward(self, x: torch.Tensor, projected_keys: torch.Tensor) -> torch.Tensor:
         heads, key_dim = self.num_heads, self.key_dim

@@ -124,17 +124,20 @@ class PixelMemory(StreamMemory):
             index, owner = cells_in_boxes(frame_boxes[kept], frame.shape[-2:], stride, self.pixels_per_box)
             owner_scores = frame_scores[kept][owner]
             confident = owner_scores >= self.write_thr
-            stored = cells[index[confident]]
-            if len(stored):
-                values = key_projections_to_store(self.geo, stored, cache=self.cache_key_projections,
-                                                  training=self.training)
-                self.bank(stream).write(stored, values, score=owner_scores[confident].float(),
-                                        frame_id=int(frame_ids[stream]))
-            index = index[~confident]
-            if len(index) > self.max_transient:
-                index = index[torch.randperm(len(index), device=index.device)[:self.max_transient]]
-            self.transient[stream] = cells[index]
-            self.transient_projected[stream] = self.geo.project_keys(cells[index]) if self._reads_cache() else None
+            transient = (~confident).nonzero().squeeze(1)
+            if len(transient) > self.max_transient:
+                transient = transient[torch.randperm(len(transient), device=index.device)[:self.max_transient]]
+            confident = confident.nonzero().squeeze(1)
+            # the stored and the transient cells, projected together when projections are cached
+            chosen = cells[index[torch.cat([confident, transient])]]
+            projected = key_projections_to_store(self.geo, chosen, cache=self.cache_key_projections,
+                                                 training=self.training)
+            if len(confident):
+                self.bank(stream).write(chosen[:len(confident)],
+                                        None if projected is None else projected[:len(confident)],
+                                        score=owner_scores[confident].float(), frame_id=int(frame_ids[stream]))
+            self.transient[stream] = chosen[len(confident):]
+            self.transient_projected[stream] = projected[len(confident):] if self._reads_cache() else None
 
     def extra_repr(self) -> str:
         return (f'capacity={self.capacity}, key_set={self.key_set!r}, num_keys={self.num_keys}, '
