@@ -8,10 +8,11 @@
 _base_ = ['../faster_rcnn/faster_rcnn_r10t_synthvid_tiny.py']
 
 # A 48-frame SynthVID video writes 48 x 75 proposals: 4000 slots hold a whole video.
+# Key sets of 250, as in mamba_r10t_synthvid_tiny.py (training reads at most 2 x 75).
 model = dict(
     type='MAMBA',
     inference_mode='online',
-    instance_memory=dict(capacity=4000, key_set='random', num_keys=500, write_topk=75, num_heads=16),
+    instance_memory=dict(capacity=4000, key_set='random', num_keys=250, write_topk=75, num_heads=16),
     pixel_memory=None)
 
 # Training clips: the key frame and 2 references, one before and one after it anywhere in
