@@ -127,6 +127,14 @@ def test_key_set_modes():
                        queries=torch.tensor([[0.1, 1.0], [0.12, 1.0], [1.0, 0.0]]))
     assert rows(one) == [4]
     assert len(set(rows(read_key_set(bank, key_set='random', num_keys=4)))) == 4
+    # the cached-projection path copies only the values out of the bank
+    cached = MemoryBank(capacity=10, dim=2, value_dim=3, fields=dict(score='float32'))
+    cached.write(keys, torch.arange(18.0).reshape(6, 3), score=torch.rand(6))
+    for mode, num in (('all', None), ('score', 2), ('random', 4)):
+        read = read_key_set(cached, key_set=mode, num_keys=num, column='values')
+        assert read.keys is None and torch.equal(read.values, cached.gather(read.slots).values), mode
+    with pytest.raises(ValueError, match="column must be 'keys' or 'values'"):
+        read_key_set(cached, key_set='all', num_keys=None, column='score')
 
 
 def test_key_set_larger_than_capacity_is_a_config_error():
