@@ -148,6 +148,28 @@ def test_objects_tracked_together_equal_objects_tracked_alone():
         track(network, StreamState(memory=ObjectMemory(), image_size=size), network.encode_image(frames[0]), 0, [3])
 
 
+def test_only_the_chosen_candidate_is_upsampled_and_it_is_the_same_mask():
+    network = tiny_network()
+    size = (96, 128)
+    frame = network.encode_image(torch.randn(1, 3, *size)).repeat(3)
+    features = network.condition(frame, None)
+    plain = network.decode(features, frame, image_size=size, multimask=True)
+    assert plain.masks.shape == (3, 1, *size)
+    upsampled = torch.nn.functional.interpolate(plain.low_res_masks, size=size, mode='bilinear',
+                                                align_corners=False)
+    assert torch.equal(plain.masks, upsampled)
+    # a chooser sees every candidate at full size; choosing as the default does gives the same outputs
+    seen = []
+
+    def choose(masks, ious):
+        seen.append(masks.shape)
+        return ious.argmax(dim=-1)
+    chosen = network.decode(features, frame, image_size=size, multimask=True, choose=choose)
+    assert seen == [(3, plain.ious.shape[1], *size)] and plain.ious.shape[1] > 1
+    assert torch.allclose(chosen.masks, plain.masks, atol=1e-6)
+    assert torch.equal(chosen.pointer, plain.pointer)
+
+
 @pytest.mark.skipif(importlib.util.find_spec('sam2') is None or importlib.util.find_spec('hydra') is None,
                     reason='the official SAM 2 code is not importable (see tools/model_converters/check_sam2_parity.py)')
 def test_outputs_match_the_official_implementation():

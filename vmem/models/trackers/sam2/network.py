@@ -57,7 +57,6 @@ class FrameOutput:
     pointer: torch.Tensor
     object_logits: torch.Tensor
     quality: Optional[torch.Tensor] = None      # [B, 1] the chosen mask's predicted IoU
-    multimasks: Optional[torch.Tensor] = None   # all candidates [B, M, H, W] when multimask
     candidates: Optional[torch.Tensor] = None   # training: every candidate [B, M, H, W], not gated by presence
 
 
@@ -205,17 +204,24 @@ class SAM2Network(nn.Module):
                                     sparse=sparse, dense=dense, high_res=frame.high_res, multimask=multimask)
         present = out.object_logits > 0                                            # [B, 1]
         low_res = torch.where(present[..., None, None], out.masks, NO_OBJECT_LOGIT).float()
-        full = F.interpolate(low_res, size=image_size, mode='bilinear', align_corners=False)
+        upsample = lambda logits: F.interpolate(logits, size=image_size, mode='bilinear',   # noqa: E731
+                                                align_corners=False)
         token = out.tokens[:, 0]
         if multimask:
+            # Bilinear upsampling works channel by channel, so upsampling only the chosen
+            # candidate gives the same mask at 1/M of the cost (per object: it matters with
+            # many objects); a chooser that looks at the masks gets them all.
+            full = None if choose is None else upsample(low_res)
             best = out.ious.argmax(dim=-1) if choose is None else choose(full, out.ious)
             rows = torch.arange(batch, device=features.device)
-            chosen_low, chosen_full = low_res[rows, best][:, None], full[rows, best][:, None]
+            chosen_low = low_res[rows, best][:, None]
+            chosen_full = upsample(chosen_low) if full is None else full[rows, best][:, None]
             if out.tokens.shape[1] > 1:
                 token = out.tokens[rows, best]
             quality = out.ious[rows, best][:, None]
         else:
-            chosen_low, chosen_full, quality = low_res, full, out.ious[:, :1]
+            chosen_low, quality = low_res, out.ious[:, :1]
+            chosen_full = upsample(chosen_low)
         pointer = self.obj_ptr_proj(token)
         presence = present.to(pointer.dtype)
         pointer = presence * pointer + (1 - presence) * self.no_obj_ptr
@@ -223,8 +229,7 @@ class SAM2Network(nn.Module):
         if self.training:   # the losses need the masks also where the object is judged absent
             candidates = F.interpolate(out.masks.float(), size=image_size, mode='bilinear', align_corners=False)
         return FrameOutput(low_res_masks=chosen_low, masks=chosen_full, ious=out.ious, pointer=pointer,
-                           object_logits=out.object_logits, quality=quality,
-                           multimasks=full if multimask else None, candidates=candidates)
+                           object_logits=out.object_logits, quality=quality, candidates=candidates)
 
     def mask_as_output(self, frame: FrameFeatures, masks: torch.Tensor, *,
                        image_size: Tuple[int, int]) -> FrameOutput:
