@@ -202,6 +202,32 @@ def test_training_on_clips_is_finite_backpropagates_and_keeps_clips_apart(name, 
             assert 0 < memory.size(stream) <= 2 * memory.write_topk
 
 
+def test_training_can_write_the_references_detections_to_the_pixel_memory(clip_batch):
+    with pytest.raises(ValueError, match='train_pixel_writes'):
+        build('mamba_r10t_synthvid_tiny', train_pixel_writes='truth')
+
+    def train_step(**overrides):
+        model = build('mamba_r10t_synthvid_tiny', **overrides)
+        model.train()
+        data = model.data_preprocessor(copy.deepcopy(clip_batch), True)
+        losses = model(**data, mode='loss')
+        assert all(torch.isfinite(value) for value in losses.values())
+        return model, data
+
+    # a fresh detector is confident about nothing: what inference would write is nothing
+    model, _ = train_step(train_pixel_writes='detections')
+    assert model.pixel_memory.size(0) == 0 and model.pixel_memory.size(1) == 0
+    # with thresholds of 0 every detection writes its cells; they are not the ground truth's
+    everything = dict(capacity=4000, num_keys=250, pixels_per_box=100, write_thr=0.0, transient_thr=0.0)
+    detected, data = train_step(train_pixel_writes='detections', pixel_memory=everything)
+    truth, _ = train_step(pixel_memory=everything)
+    assert detected.pixel_memory.size(0) > 0
+    assert detected.pixel_memory.size(0) != truth.pixel_memory.size(0)
+    # the ground-truth boxes are few, the references' detections many
+    boxes = sum(len(ref.gt_instances) for ref in data['data_samples'][0].ref_frames)
+    assert truth.pixel_memory.size(0) <= boxes * 100
+
+
 def predict_video(model, batches):
     model.eval()
     outputs, sizes = [], []

@@ -15,6 +15,7 @@ from vmem.structures import DetDataSample, TrackDataSample
 from .faster_rcnn import FasterRCNN, Sample, to_original_image
 
 INFERENCE_MODES = ('online', 'offline')
+TRAIN_PIXEL_WRITES = ('ground_truth', 'detections')
 
 
 @MODELS.register_module()
@@ -47,14 +48,22 @@ class MAMBA(FasterRCNN):
     video) are written first; processed frames are written too unless
     ``write_frames_offline=False`` (SELSA's protocol: memory = the references only).
     ``mode='tensor'`` runs without memory. Memory never goes into ``state_dict``.
+
+    ``train_pixel_writes``: what the references write to the pixel memory in training.
+    ``'ground_truth'``: the cells of their ground-truth boxes (score 1), so the pixel GEO
+    learns from the first iteration; ``'detections'``: their detections, thresholded as
+    at inference, so training reads the memory that testing will (empty until the
+    detector is confident).
     """
 
     def __init__(self, *, backbone: dict, rpn_head: dict, roi_head: dict, neck: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, instance_memory: Optional[dict] = None,
                  pixel_memory: Optional[dict] = None, inference_mode: str = 'online',
-                 write_frames_offline: bool = True, init_cfg=None):
+                 write_frames_offline: bool = True, train_pixel_writes: str = 'ground_truth', init_cfg=None):
         if inference_mode not in INFERENCE_MODES:
             raise ValueError(f'inference_mode must be one of {INFERENCE_MODES}, got {inference_mode!r}')
+        if train_pixel_writes not in TRAIN_PIXEL_WRITES:
+            raise ValueError(f'train_pixel_writes must be one of {TRAIN_PIXEL_WRITES}, got {train_pixel_writes!r}')
         super().__init__(backbone=backbone, neck=neck, rpn_head=rpn_head,
                          roi_head=with_instance_memory(roi_head, instance_memory),
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -66,6 +75,7 @@ class MAMBA(FasterRCNN):
             self.pixel_memory = MODELS.build(config)
         self.inference_mode = inference_mode
         self.write_frames_offline = write_frames_offline
+        self.train_pixel_writes = train_pixel_writes
         self._video: Optional[tuple] = None  # (video_id,) of the frames in memory; None: nothing valid
 
     # -- memory state ---------------------------------------------------------------------
@@ -111,7 +121,8 @@ class MAMBA(FasterRCNN):
         self.reset_memory(len(inputs))
         if ref_inputs is not None and ref_inputs.shape[1]:
             with torch.no_grad():
-                self._remember(ref_inputs, reference_samples(data_samples, ref_inputs), use_gt=True)
+                self._remember(ref_inputs, reference_samples(data_samples, ref_inputs),
+                               use_gt=self.train_pixel_writes == 'ground_truth')
         batch_shape, image_sizes = self._shapes(inputs, samples)
         _, features = self._features(inputs)
         proposals, losses = self.rpn_head(features, inputs, image_sizes, gt_boxes)
