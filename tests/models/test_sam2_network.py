@@ -49,6 +49,12 @@ def test_axial_rope_matches_complex_rotation_and_depends_on_offsets_only():
     assert torch.allclose(two[:, :15], two[:, 15:])
     with pytest.raises(ValueError, match='whole 3x5 grids'):
         rope.rotate(torch.randn(1, 14, 8), (height, width))
+    # trailing tokens off the grid (object pointers) are left exactly as they are
+    pointers = torch.randn(2, 4, 8)
+    mixed = rope.rotate(torch.cat([x, x, pointers], 1), (height, width), num_unrotated=4)
+    assert torch.equal(mixed[:, :30], two) and torch.equal(mixed[:, 30:], pointers)
+    with pytest.raises(ValueError, match='4 unrotated'):
+        rope.rotate(torch.randn(1, 18, 8), (height, width), num_unrotated=4)
 
 
 def test_sine_encoding_is_normalised_per_axis():

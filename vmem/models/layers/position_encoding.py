@@ -115,7 +115,10 @@ class AxialRotaryEncoding(nn.Module):
         self.head_dim, self.theta = head_dim, theta
         self._cache: dict = {}
 
-    def _cos_sin(self, height: int, width: int, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _tables(self, height: int, width: int, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+        """[HW, d] factors of one grid: the cosine of each channel's pair, and the sine
+        signed for the channel it multiplies (-sin for the first of a pair, +sin for the
+        second), so a rotation is ``x * cos + swap_pairs(x) * signed_sin``."""
         key = (height, width, str(device))
         if key not in self._cache:
             quarter = self.head_dim // 4
@@ -124,21 +127,27 @@ class AxialRotaryEncoding(nn.Module):
             index = torch.arange(height * width, device=device)
             cols, rows = (index % width).float(), torch.div(index, width, rounding_mode='floor').float()
             angles = torch.cat([cols[:, None] * freqs, rows[:, None] * freqs], dim=1)  # [HW, d/2]
-            self._cache[key] = (angles.cos(), angles.sin())
+            signs = torch.tensor([-1.0, 1.0], device=device).repeat(self.head_dim // 2)
+            self._cache[key] = (angles.cos().repeat_interleave(2, dim=-1),
+                                angles.sin().repeat_interleave(2, dim=-1) * signs)
         return self._cache[key]
 
-    def rotate(self, x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
-        """Rotate [..., n * H * W, d] tokens (n grids of ``size``); returns float32-safe
-        output in ``x``'s dtype."""
+    def rotate(self, x: torch.Tensor, size: Tuple[int, int], *, num_unrotated: int = 0) -> torch.Tensor:
+        """Rotate [..., n * H * W + num_unrotated, d] tokens (n grids of ``size``, then
+        ``num_unrotated`` tokens left as they are); float32 arithmetic, ``x``'s dtype out."""
         height, width = size
         cells = height * width
-        if x.shape[-2] % cells:
-            raise ValueError(f'{x.shape[-2]} tokens are not whole {height}x{width} grids')
-        cos, sin = self._cos_sin(height, width, x.device)
-        repeats = x.shape[-2] // cells
-        if repeats > 1:
-            cos, sin = cos.repeat(repeats, 1), sin.repeat(repeats, 1)
-        pairs = x.float().unflatten(-1, (-1, 2))
-        even, odd = pairs[..., 0], pairs[..., 1]
-        rotated = torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)
-        return rotated.flatten(-2).to(x.dtype)
+        on_grid = x.shape[-2] - num_unrotated
+        if num_unrotated < 0 or on_grid % cells:
+            raise ValueError(f'{on_grid} tokens (of {x.shape[-2]}, {num_unrotated} unrotated) are not whole '
+                             f'{height}x{width} grids')
+        cos, signed_sin = self._tables(height, width, x.device)
+        repeats = on_grid // cells
+        if repeats != 1 or num_unrotated:
+            # unrotated tokens: cos 1 and sin 0 leave them exactly as they are, and the whole
+            # key set rotates in one pass instead of being split and concatenated
+            cos = torch.cat([cos.repeat(repeats, 1), cos.new_ones(num_unrotated, self.head_dim)])
+            signed_sin = torch.cat([signed_sin.repeat(repeats, 1), signed_sin.new_zeros(num_unrotated, self.head_dim)])
+        values = x.float()
+        swapped = values.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)   # (x0, x1) -> (x1, x0) in each pair
+        return torch.addcmul(values * cos, swapped, signed_sin).to(x.dtype)

@@ -90,7 +90,6 @@ class RoPETokenAttention(TokenAttention):
                 num_k_exclude_rope: int = 0) -> torch.Tensor:
         q = self.rope.rotate(self._heads(self.q_proj(q)), size)
         k = self._heads(self.k_proj(k))
-        on_grid = k.shape[-2] - num_k_exclude_rope
-        if on_grid > 0:
-            k = torch.cat([self.rope.rotate(k[:, :, :on_grid], size), k[:, :, on_grid:]], dim=2)
+        if k.shape[-2] > num_k_exclude_rope:
+            k = self.rope.rotate(k, size, num_unrotated=num_k_exclude_rope)
         return self._attend(q, k, self._heads(self.v_proj(v)))
