@@ -78,6 +78,11 @@ class MemoryEncoder(nn.Module):
     def forward(self, features: torch.Tensor, mask_probs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """features [B, C, h, w] (the frame's unconditioned stride-16 map), mask_probs
         [B, 1, 16h, 16w] (already squashed/scaled) -> memory [B, out_dim, h, w] and its encoding."""
-        x = self.pix_feat_proj(features) + self.mask_downsampler(mask_probs)
+        if features.shape[0] > 1 and features.stride(0) == 0:
+            # one frame's features repeated per object (`FrameFeatures.repeat`): project once
+            projected = self.pix_feat_proj(features[:1]).expand(features.shape[0], -1, -1, -1)
+        else:
+            projected = self.pix_feat_proj(features)
+        x = projected + self.mask_downsampler(mask_probs)
         x = self.out_proj(self.fuser(x))
         return x, self.position_encoding(x).to(x.dtype)
