@@ -181,6 +181,10 @@ def test_pixel_memory_stores_confident_cells_and_replaces_the_transient_set(gene
 @pytest.mark.parametrize('name', TINY_CONFIGS)
 def test_training_on_clips_is_finite_backpropagates_and_keeps_clips_apart(name, clip_batch):
     model = build(name)
+    if model.pixel_memory is not None:
+        # a fresh detector detects nothing confidently: ground-truth writes fill the pixel
+        # memory, so that its GEO is trained here too
+        model.train_pixel_writes = 'ground_truth'
     model.train()
     data = model.data_preprocessor(copy.deepcopy(clip_batch), True)
     assert data['inputs'].shape == (2, 3, 64, 64) and data['ref_inputs'].shape == (2, 2, 3, 64, 64)
@@ -215,12 +219,13 @@ def test_training_can_write_the_references_detections_to_the_pixel_memory(clip_b
         return model, data
 
     # a fresh detector is confident about nothing: what inference would write is nothing
-    model, _ = train_step(train_pixel_writes='detections')
+    model, _ = train_step()
+    assert model.train_pixel_writes == 'detections'   # the tiny config's choice
     assert model.pixel_memory.size(0) == 0 and model.pixel_memory.size(1) == 0
     # with thresholds of 0 every detection writes its cells; they are not the ground truth's
     everything = dict(capacity=4000, num_keys=250, pixels_per_box=100, write_thr=0.0, transient_thr=0.0)
     detected, data = train_step(train_pixel_writes='detections', pixel_memory=everything)
-    truth, _ = train_step(pixel_memory=everything)
+    truth, _ = train_step(train_pixel_writes='ground_truth', pixel_memory=everything)
     assert detected.pixel_memory.size(0) > 0
     assert detected.pixel_memory.size(0) != truth.pixel_memory.size(0)
     # the ground-truth boxes are few, the references' detections many
