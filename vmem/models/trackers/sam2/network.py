@@ -227,7 +227,7 @@ class SAM2Network(nn.Module):
         pointer = presence * pointer + (1 - presence) * self.no_obj_ptr
         candidates = None
         if self.training:   # the losses need the masks also where the object is judged absent
-            candidates = F.interpolate(out.masks.float(), size=image_size, mode='bilinear', align_corners=False)
+            candidates = upsample(out.masks.float())
         return FrameOutput(low_res_masks=chosen_low, masks=chosen_full, ious=out.ious, pointer=pointer,
                            object_logits=out.object_logits, quality=quality, candidates=candidates)
 
