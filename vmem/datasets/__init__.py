@@ -2,8 +2,10 @@
 from . import coco_video, samplers, synthetic, transforms
 from .coco_vos import CocoVOSDataset
 from .davis import DAVISDataset
+from .mvtec import LoadAnomalyMask, MVTecDataset, PackAnomalyInputs
 from .vos_clip_sampler import VOSClipSampler
 from .vos_dataset import VOSDataset, VOSVideo
 
 __all__ = ['coco_video', 'samplers', 'synthetic', 'transforms', 'CocoVOSDataset', 'DAVISDataset',
+           'LoadAnomalyMask', 'MVTecDataset', 'PackAnomalyInputs',
            'VOSClipSampler', 'VOSDataset', 'VOSVideo']

@@ -405,14 +405,17 @@ class MemoryBank(nn.Module):
         return self.gather(slots[best], columns)
 
     def topk(self, queries: Tensor, k: int, *, metric: str = 'ip', where: Tensor | None = None,
-             backend: str = 'auto', precision: str = 'fp32') -> TopkResult:
+             backend: str = 'auto', precision: str = 'fp32',
+             chunk_elements: int | None = None) -> TopkResult:
         """Top-k stored entries per query (see `vmem.memory.retrieval.topk`); the result's
-        ``indices`` are slots, usable with `gather`. Empty slots are never returned."""
+        ``indices`` are slots, usable with `gather`. Empty slots are never returned.
+        ``chunk_elements`` bounds the scores held at once (None: the retrieval default)."""
         if self.size == 0:
             raise ValueError('the memory bank is empty: nothing to retrieve from')
         mask = self._where(where)
         keys = self.keys
         if queries.dtype != keys.dtype:
             raise TypeError(f'queries ({queries.dtype}) must have the bank dtype ({keys.dtype})')
+        extra = {} if chunk_elements is None else {'chunk_elements': chunk_elements}
         return topk(queries, keys, k, metric=metric, mask=None if mask.all() else mask,
-                    backend=backend, precision=precision, check_finite=False)
+                    backend=backend, precision=precision, check_finite=False, **extra)

@@ -79,6 +79,11 @@ def load_model_weights(model: nn.Module, path: str, *, strict: bool = True,
     ``path`` already read by :func:`read_checkpoint` (``path`` then only names it)."""
     model = getattr(model, 'module', model)
     loaded = state_dict_of(checkpoint if checkpoint is not None else read_checkpoint(path))
+    # A model whose buffer shapes come from its data (PatchCore's coreset bank) resizes
+    # them from the checkpoint first, so they are not reported as mismatches.
+    adapt = getattr(model, 'adapt_to_state_dict', None)
+    if callable(adapt):
+        adapt(loaded)
     model_state = model.state_dict()
     mismatch = compare_state_dicts(model_state, loaded)
     if mismatch and strict:
