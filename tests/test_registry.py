@@ -78,6 +78,18 @@ EXAMPLE_CONFIGS = {
                       box_head=dict(type='TwoFCBoxHead', in_channels=256, fc_channels=32)),
         instance_memory=dict(capacity=100, num_keys=20, num_heads=4),
         pixel_memory=dict(capacity=100, num_keys=20, num_heads=4)),
+    # PatchCore (issue 9)
+    ('MODELS', 'PatchCore'): dict(
+        type='PatchCore', backbone=dict(type='TimmBackbone', model_name='resnet18', out_indices=(2, 3)),
+        target_dim=64, coreset_ratio=0.1, reweight_neighbours=9),
+    ('MODELS', 'PatchFeatureExtractor'): dict(
+        type='PatchFeatureExtractor', backbone=dict(type='TimmBackbone', model_name='resnet18', out_indices=(2,)),
+        target_dim=None),
+    ('LOOPS', 'MemoryBankBuildLoop'): dict(type='MemoryBankBuildLoop', runner=None, dataloader=[{}, {}]),
+    ('DATASETS', 'MVTecDataset'): dict(type='MVTecDataset', data_root='missing/mvtec', lazy_init=True),
+    ('TRANSFORMS', 'LoadAnomalyMask'): dict(type='LoadAnomalyMask'),
+    ('TRANSFORMS', 'PackAnomalyInputs'): dict(type='PackAnomalyInputs'),
+    ('METRICS', 'AnomalyMetric'): dict(type='AnomalyMetric', pro_max_fpr=0.3),
 }
 
 REGISTERED = sorted((registry_name, module_name)

@@ -8,6 +8,8 @@ The names below are imported on first use, so that importing the package stays c
 from importlib import import_module
 
 _EXPORTS = {
+    'AnomalyInferencer': 'anomaly_inference',
+    'AnomalyPrediction': 'anomaly_inference',
     'init_model': 'model_init',
     'FramePrediction': 'video_inference',
     'VideoInferencer': 'video_inference',
