@@ -16,6 +16,11 @@ Choices the json relies on:
   not a degradation.
 - ``camera`` indexes a background shared by that camera's videos in every split;
   ``start_datetime``/``datetime`` are ISO 8601 at the video's fps, within a month.
+  ``first_camera`` moves a split to other cameras (new sites, unseen in training).
+- With ``camera_roster=N`` each camera has N recurring objects (class, colours, size);
+  its videos draw their objects from them, and annotations name the ``roster_member``.
+  Colours still say nothing about the class in general, only at that camera: what
+  long-term per-camera memory (Context R-CNN) can learn from.
 - ``instance_id`` is unique within a split; file names and folders follow
   `generate.generate_synthvid`.
 """

@@ -29,6 +29,8 @@ class SynthVIDConfig:
     seed: int = 0
     fps: float = 10.0
     num_cameras: int = 4
+    first_camera: int = 0  # cameras first_camera .. first_camera + num_cameras - 1 (new sites for a held-out split)
+    camera_roster: int = 0  # > 0: each camera has this many recurring objects that its videos draw from
     jpeg_quality: int = 90
     write_videos: bool = True
     # difficulty knobs
@@ -65,6 +67,8 @@ class SynthVIDConfig:
         _check_int('height', self.height, MIN_SIDE)
         _check_int('seed', self.seed, 0)
         _check_int('num_cameras', self.num_cameras, 1)
+        _check_int('first_camera', self.first_camera, 0)
+        _check_int('camera_roster', self.camera_roster, 0)
         _check_int('jpeg_quality', self.jpeg_quality, 1, 100)
         _check_number('fps', self.fps, 1e-6)
         if not isinstance(self.write_videos, bool):

@@ -147,6 +147,9 @@ def _add_video(dataset: dict, video: RenderedVideo, *, name: str, config: SynthV
                                  'counts': rle['counts'].decode('ascii')},
                 'degraded': view.degradation is not None,
                 'degradation': 'none' if view.degradation is None else view.degradation.kind})
+            member = video.objects[view.object_index].roster_member
+            if member is not None:   # the same camera's same recurring object, across videos
+                dataset['annotations'][-1]['roster_member'] = member
 
 
 def _write_frames(folder: Path, frames: list[np.ndarray], quality: int) -> None:

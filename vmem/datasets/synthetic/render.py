@@ -20,6 +20,7 @@ from .motion import Trajectory, sample_speed, sample_trajectory
 from .sprites import EXTENT, Appearance, Sprite, composite, overlap, render_sprite, sample_appearance
 
 _CAMERA_STREAM = 0x43414D  # keeps camera seeds apart from every split's video seeds
+_ROSTER_STREAM = 0x524F53  # and the camera rosters apart from both
 START_SPREAD_S = 30 * 24 * 3600  # videos start within a month, as a camera-trap season would
 
 
@@ -32,6 +33,7 @@ class ObjectTrack:
     speed: float
     trajectory: Trajectory
     degradations: list[Degradation | None]
+    roster_member: int | None = None  # its index in the camera's roster, when the camera has one
 
 
 @dataclass
@@ -62,13 +64,38 @@ def make_camera_canvas(config: SynthVIDConfig, camera: int) -> np.ndarray:
     return camera_canvas(rng, width=config.width, height=config.height)
 
 
+@dataclass(frozen=True)
+class RosterMember:
+    """An object that keeps coming back to one camera: same class, look and size."""
+    class_index: int
+    appearance: Appearance
+    radius: float  # pixels
+
+
+def camera_roster(config: SynthVIDConfig, camera: int) -> list[RosterMember]:
+    """The camera's recurring objects, seeded by the base seed and the camera only, so
+    every split and video at that camera sees the same ones (Context R-CNN's setting:
+    a static camera keeps seeing the same animals or vehicles)."""
+    rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(_ROSTER_STREAM, camera)))
+    shorter = min(config.width, config.height)
+    members = []
+    for _ in range(config.camera_roster):
+        class_index = int(rng.integers(len(CLASS_NAMES)))
+        appearance = sample_appearance(rng, shape=SHAPES[class_index // len(TEXTURES)],
+                                       texture=TEXTURES[class_index % len(TEXTURES)],
+                                       texture_contrast=config.texture_contrast)
+        radius = float(rng.uniform(config.object_size[0] * shorter, config.object_size[1] * shorter))
+        members.append(RosterMember(class_index=class_index, appearance=appearance, radius=radius))
+    return members
+
+
 def render_video(config: SynthVIDConfig, *, split: str, index: int,
                  camera_canvases: dict[int, np.ndarray] | None = None) -> RenderedVideo:
     """``camera_canvases`` caches canvases between calls (they take a few ms each)."""
     camera_canvases = {} if camera_canvases is None else camera_canvases
     rng = video_rng(config, split, index)
     width, height, num_frames = config.width, config.height, config.num_frames
-    camera = int(rng.integers(config.num_cameras))
+    camera = config.first_camera + int(rng.integers(config.num_cameras))
     if camera not in camera_canvases:
         camera_canvases[camera] = make_camera_canvas(config, camera)
     start_offset_s = int(rng.integers(0, START_SPREAD_S))
@@ -79,16 +106,27 @@ def render_video(config: SynthVIDConfig, *, split: str, index: int,
     pan = CameraPan.sample(rng, max_speed=config.camera_pan)
 
     num_objects = int(rng.integers(config.objects_per_video[0], config.objects_per_video[1] + 1))
+    roster = camera_roster(config, camera) if config.camera_roster else None
+    members: list[int | None] = [None] * num_objects
+    if roster is not None:
+        num_objects = min(num_objects, len(roster))
+        members = [int(m) for m in rng.choice(len(roster), size=num_objects, replace=False)]
     objects, sprites, boxes = [], [], []
     pad = config.blur_kernel[1] // 2 + int(math.ceil(3 * config.defocus_sigma[1])) + 1
     for object_index in range(num_objects):
-        class_index = int(rng.integers(len(CLASS_NAMES)))
-        appearance = sample_appearance(rng, shape=SHAPES[class_index // len(TEXTURES)],
-                                       texture=TEXTURES[class_index % len(TEXTURES)],
-                                       texture_contrast=config.texture_contrast)
+        member = None if roster is None else roster[members[object_index]]
+        if member is None:
+            class_index = int(rng.integers(len(CLASS_NAMES)))
+            appearance = sample_appearance(rng, shape=SHAPES[class_index // len(TEXTURES)],
+                                           texture=TEXTURES[class_index % len(TEXTURES)],
+                                           texture_contrast=config.texture_contrast)
+        else:
+            class_index, appearance = member.class_index, member.appearance
         speed = sample_speed(rng, config.speed_range)
+        # (drawn after the speed either way, so that splits without rosters keep their videos)
+        radius = float(rng.uniform(*radius_range)) if member is None else member.radius
         trajectory = sample_trajectory(rng, num_frames=num_frames, width=width, height=height,
-                                       radius=float(rng.uniform(*radius_range)),
+                                       radius=radius,
                                        extent=EXTENT[appearance.shape], speed=speed,
                                        scale_change=config.scale_change)
         object_sprites = [render_sprite(appearance, center=tuple(trajectory.centers[t]),
@@ -104,7 +142,7 @@ def render_video(config: SynthVIDConfig, *, split: str, index: int,
             degradations[start:start + length] = [degradation] * length
         objects.append(ObjectTrack(index=object_index, category_id=class_index + 1,
                                    appearance=appearance, speed=speed, trajectory=trajectory,
-                                   degradations=degradations))
+                                   degradations=degradations, roster_member=members[object_index]))
         sprites.append(object_sprites)
         boxes.append(object_boxes)
 
