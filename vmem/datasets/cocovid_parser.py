@@ -8,10 +8,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from .camera_traps import camera_traps_as_cocovid, is_camera_traps_json, parse_timestamp
 from .cocovid_json import read_cocovid_json
 
 # Optional per-image / per-video / per-annotation fields carried into the data infos.
-_IMAGE_EXTRAS = ('datetime', 'degraded', 'is_vid_train_frame')
+_IMAGE_EXTRAS = ('datetime', 'degraded', 'is_vid_train_frame', 'camera', 'seq_id')
 _VIDEO_EXTRAS = {'name': 'video_name', 'camera': 'camera', 'fps': 'fps',
                  'start_datetime': 'video_start_datetime'}
 _INSTANCE_EXTRAS = ('occluded', 'degraded', 'degradation')
@@ -143,11 +144,15 @@ def load_cocovid(ann_file: str, *, classes: Optional[Sequence[str]] = None,
                  img_prefix: str = '') -> CocoVidFrames:
     """Parse ``ann_file`` into data infos (boxes xyxy, labels = index in ``classes``).
 
-    Missing keys, unknown ids and duplicate frames raise ``ValueError`` naming the file and
-    the record. Boxes reaching outside their image are clipped, boxes with nothing left are
+    COCO Camera Traps files (``location``, ``seq_id``, ``frame_num``) are read with each
+    sequence as a video (`camera_traps_as_cocovid`). A ``datetime`` also gives the frame a
+    ``timestamp`` in seconds. Missing keys, unknown ids, duplicate frames and unreadable
+    datetimes raise ``ValueError`` naming the file and the record. Boxes reaching outside their image are clipped, boxes with nothing left are
     skipped; both are counted in ``issues`` and reported in one warning.
     """
     content = read_cocovid_json(ann_file)
+    if is_camera_traps_json(content):
+        content = camera_traps_as_cocovid(content, ann_file)
     classes, label_of_category = _resolve_classes(content['categories'], classes, ann_file)
     images_by_id: Dict[int, dict] = {}
     for index, image in enumerate(content['images']):
@@ -181,6 +186,8 @@ def load_cocovid(ann_file: str, *, classes: Optional[Sequence[str]] = None,
             info.update({key: image[key] for key in _IMAGE_EXTRAS if key in image})
             video = videos_by_id.get(video_id, {})
             info.update({ours: video[theirs] for theirs, ours in _VIDEO_EXTRAS.items() if theirs in video})
+            if info.get('datetime') is not None:   # seconds, for per-camera memory horizons
+                info['timestamp'] = parse_timestamp(info['datetime'], where=f"{ann_file}: image id {image['id']}")
             frames.append(info)
             video_starts.append(start)
 

@@ -18,7 +18,7 @@ DEFAULT_META_KEYS = (
     'scale_factor', 'flip', 'flip_direction', 'pad_shape',
     # present only for some data: SynthVID / Context R-CNN style cameras and clocks,
     # and the reference-frame bookkeeping of the stride-based test samplers
-    'video_name', 'camera', 'datetime', 'fps', 'degraded', 'is_video_data',
+    'video_name', 'camera', 'datetime', 'timestamp', 'fps', 'degraded', 'is_video_data',
     'num_left_ref_imgs', 'frame_stride')
 
 # results key -> InstanceData field, with the dtype the models expect
