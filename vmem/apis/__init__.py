@@ -14,6 +14,8 @@ _EXPORTS = {
     'FramePrediction': 'video_inference',
     'VideoInferencer': 'video_inference',
     'VideoReport': 'video_inference',
+    'MemoryBuildReport': 'context_memory',
+    'build_camera_memory': 'context_memory',
     'SAM2VideoPredictor': 'sam2_predictor',
     'StreamingTracker': 'sam2_predictor',
     'TrackResult': 'sam2_predictor',

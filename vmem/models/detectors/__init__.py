@@ -1,4 +1,5 @@
+from .context_rcnn import ContextRCNN
 from .faster_rcnn import FasterRCNN, to_original_image
 from .mamba import MAMBA
 
-__all__ = ['FasterRCNN', 'MAMBA', 'to_original_image']
+__all__ = ['ContextRCNN', 'FasterRCNN', 'MAMBA', 'to_original_image']

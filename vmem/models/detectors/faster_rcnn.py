@@ -83,13 +83,7 @@ class FasterRCNN(BaseModel):
             raise ValueError("mode='loss' needs data_samples with gt_instances")
         samples = self.key_samples(data_samples)
         batch_shape, image_sizes = self._shapes(inputs, samples)
-        gt_boxes, gt_labels = [], []
-        for index, sample in enumerate(samples):
-            gt = sample.get('gt_instances')
-            if gt is None or 'bboxes' not in gt or 'labels' not in gt:
-                raise ValueError(f'data_samples[{index}] has no gt_instances with bboxes and labels')
-            gt_boxes.append(gt.bboxes.to(inputs.device, torch.float32).reshape(-1, 4))
-            gt_labels.append(gt.labels.to(inputs.device, torch.int64).reshape(-1))
+        gt_boxes, gt_labels = ground_truth(samples, inputs.device)
         features = self.extract_feat(inputs)
         proposals, losses = self.rpn_head(features, inputs, image_sizes, gt_boxes)
         losses.update(self.roi_head.loss(features, proposals, batch_shape, gt_boxes, gt_labels))
@@ -107,6 +101,29 @@ class FasterRCNN(BaseModel):
             sample.pred_instances = InstanceData(bboxes=to_original_image(boxes, sample.metainfo),
                                                  scores=scores, labels=labels)
         return samples
+
+    @torch.no_grad()
+    def detections_with_features(self, inputs: torch.Tensor, data_samples: Optional[Sequence[Sample]] = None
+                                 ) -> List[Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Single-frame detections per image (boxes xyxy in input coordinates, scores,
+        labels) with the box-head features of each detected box, pooled again at the box
+        itself: what Context R-CNN stores about a frame."""
+        samples = self.key_samples(data_samples) if data_samples is not None else None
+        batch_shape, image_sizes = self._shapes(inputs, samples)
+        features = self.extract_feat(inputs)
+        proposals, _ = self.rpn_head(features, inputs, image_sizes)
+        detections = self.roi_head.predict(features, proposals, batch_shape, image_sizes)
+        return [(boxes, scores, labels, feats) for (boxes, scores, labels), feats in
+                zip(detections, self.box_features(features, [d[0] for d in detections], batch_shape))]
+
+    def box_features(self, features: Dict[str, torch.Tensor], boxes: List[torch.Tensor],
+                     batch_shape: Tuple[int, int]) -> List[torch.Tensor]:
+        """Box-head output [n, fc_channels] for given boxes per image (no memory context)."""
+        if sum(len(b) for b in boxes) == 0:
+            width = self.roi_head.box_head.out_channels
+            return [features['0'].new_zeros(0, width) for _ in boxes]
+        roi_features, rois = self.roi_head.pool(features, boxes, batch_shape)
+        return list(self.roi_head.box_head(roi_features, rois, None).split([len(b) for b in boxes]))
 
     def _forward(self, inputs: torch.Tensor, data_samples: Optional[Sequence[Sample]] = None) -> dict:
         samples = self.key_samples(data_samples) if data_samples is not None else None
@@ -143,3 +160,16 @@ def to_original_image(boxes: torch.Tensor, metainfo: dict) -> torch.Tensor:
         boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
         boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
     return boxes
+
+
+def ground_truth(samples: Sequence[DetDataSample], device: torch.device, what: str = 'data_samples'
+                 ) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+    """Ground-truth boxes [n, 4] and labels [n] per sample, on ``device``."""
+    boxes, labels = [], []
+    for index, sample in enumerate(samples):
+        gt = sample.get('gt_instances')
+        if gt is None or 'bboxes' not in gt or 'labels' not in gt:
+            raise ValueError(f'{what}[{index}] has no gt_instances with bboxes and labels')
+        boxes.append(gt.bboxes.to(device, torch.float32).reshape(-1, 4))
+        labels.append(gt.labels.to(device, torch.int64).reshape(-1))
+    return boxes, labels

@@ -12,7 +12,7 @@ from vmem.models.memory import STEP_KEY, MemoryStep, StreamMemory
 from vmem.registry import MODELS
 from vmem.structures import DetDataSample, TrackDataSample
 
-from .faster_rcnn import FasterRCNN, Sample, to_original_image
+from .faster_rcnn import FasterRCNN, Sample, ground_truth, to_original_image
 
 INFERENCE_MODES = ('online', 'offline')
 TRAIN_PIXEL_WRITES = ('ground_truth', 'detections')
@@ -228,18 +228,6 @@ def with_instance_memory(roi_head: dict, instance_memory: Optional[dict]) -> dic
     memory.setdefault('dim', box_head.get('fc_channels', 1024))
     box_head['aggregators'] = [dict(memory), dict(memory)]
     return roi_head
-
-
-def ground_truth(samples: Sequence[DetDataSample], device: torch.device, what: str = 'data_samples'
-                 ) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
-    boxes, labels = [], []
-    for index, sample in enumerate(samples):
-        gt = sample.get('gt_instances')
-        if gt is None or 'bboxes' not in gt or 'labels' not in gt:
-            raise ValueError(f'{what}[{index}] has no gt_instances with bboxes and labels')
-        boxes.append(gt.bboxes.to(device, torch.float32).reshape(-1, 4))
-        labels.append(gt.labels.to(device, torch.int64).reshape(-1))
-    return boxes, labels
 
 
 def frame_ids(samples: Sequence[DetDataSample]) -> List[int]:

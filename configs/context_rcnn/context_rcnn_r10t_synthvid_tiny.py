@@ -1,0 +1,46 @@
+# Context R-CNN on SynthVID cameras with recurring objects (2 CPU cores). Each camera of
+# these splits has 6 recurring objects (class, colours, size) that its videos draw from;
+# val and test use cameras never seen in training, so what a camera's objects look like
+# can only come from its memory.
+#   python tools/dataset_converters/make_synthvid.py --out-dir data/synthvid_cam --no-videos --camera-roster 6 \
+#       --splits cam_train --num-videos 96 --num-cameras 8 --first-camera 10
+#   (the same with --splits cam_val --num-videos 48 --num-cameras 4 --first-camera 20,
+#    and --splits cam_test --num-videos 48 --num-cameras 4 --first-camera 30)
+# The frozen detector is the single-frame baseline (configs/faster_rcnn/faster_rcnn_r10t_synthvid_tiny.py,
+# trained on data/synthvid). Its memory banks, one per split:
+#   python tools/context_rcnn/build_memory.py configs/context_rcnn/context_rcnn_r10t_synthvid_tiny.py BASE_CKPT \
+#       --split train --out work_dirs/context_rcnn_tiny/memory_cam_train.safetensors
+#   (and --split val / --split test)
+#   python tools/train.py configs/context_rcnn/context_rcnn_r10t_synthvid_tiny.py --cfg-options load_from=BASE_CKPT
+#   python tools/test.py configs/context_rcnn/context_rcnn_r10t_synthvid_tiny.py CKPT \
+#       --cfg-options model.memory_file=work_dirs/context_rcnn_tiny/memory_cam_val.safetensors
+# Only the attention and the box predictor train (freeze_detector); the same run with
+# model.memory_file=None is the baseline with the same training budget.
+_base_ = ['../faster_rcnn/faster_rcnn_r10t_synthvid_tiny.py']
+data_root = 'data/synthvid_cam/'
+
+model = dict(
+    type='ContextRCNN',
+    camera_memory=dict(capacity=2000, horizon='month', max_per_frame=8, score_thr=0.5),
+    attention=dict(bottleneck_dim=128, temperature=0.01, num_keys=None),
+    memory_file='work_dirs/context_rcnn_tiny/memory_cam_train.safetensors',
+    inference_mode='offline', freeze_detector=True)
+load_from = 'work_dirs/tiny_v5/iter_3000.pth'   # the single-frame baseline, frozen
+
+train_dataloader = dict(dataset=dict(
+    data_root=data_root, ann_file='annotations/synthvid_cam_train.json',
+    data_prefix=dict(img_path='cam_train/frames')))
+val_dataloader = dict(dataset=dict(
+    data_root=data_root, ann_file='annotations/synthvid_cam_val.json', data_prefix=dict(img_path='cam_val/frames')))
+test_dataloader = dict(dataset=dict(
+    data_root=data_root, ann_file='annotations/synthvid_cam_test.json', data_prefix=dict(img_path='cam_test/frames')))
+val_evaluator = dict(ann_file=data_root + 'annotations/synthvid_cam_val.json')
+test_evaluator = dict(ann_file=data_root + 'annotations/synthvid_cam_test.json')
+
+# The frozen detector makes an iteration cheap; the val bank is another file, so no
+# validation inside training.
+train_cfg = dict(max_iters=1000, val_interval=100000)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
+    dict(type='MultiStepLR', by_epoch=False, begin=0, end=1000, milestones=[800], gamma=0.1)]
+default_hooks = dict(checkpoint=dict(interval=1000))

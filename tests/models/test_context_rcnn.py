@@ -1,0 +1,293 @@
+"""Context R-CNN: the attention block, the per-camera memory, the detector (training with
+a frozen detector, offline and online prediction) and the bank-building tool."""
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+
+from vmem.datasets.synthetic import generate_synthvid
+from vmem.models import ContextRCNN, FasterRCNN
+from vmem.models.layers import ContextAttention
+from vmem.models.memory import CameraMemory, ContextAggregator
+from vmem.models.memory.camera_memory import CameraRead
+from vmem.registry import MODELS
+from vmem.utils.runner_args import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = 'configs/context_rcnn/context_rcnn_r10t_synthvid_tiny.py'
+PIPELINE = [dict(type='LoadFrame'), dict(type='LoadAnnotations', with_instance_id=True), dict(type='PackDetInputs')]
+
+
+def trained_attention(**kwargs):
+    torch.manual_seed(0)
+    attention = ContextAttention(dim=8, entry_dim=6, bottleneck_dim=5, **kwargs)
+    torch.nn.init.normal_(attention.out.weight)   # as if trained: no longer the identity
+    return attention
+
+
+def reference_attention(attention, features, entries, allowed=None):
+    """The block written out: projections, cosine logits / temperature, softmax, residual."""
+    embed = lambda layer, x: F.normalize(F.relu(layer(x)), dim=-1)   # noqa: E731
+    logits = embed(attention.query, features) @ embed(attention.key, entries).t() / attention.temperature
+    if allowed is not None:
+        logits = logits.masked_fill(~allowed, float('-inf'))
+    return features + attention.out(torch.softmax(logits, -1) @ embed(attention.value, entries))
+
+
+def test_attention_starts_as_the_identity_and_leaves_frames_without_memory_alone(generator):
+    attention = ContextAttention(dim=8, entry_dim=6, bottleneck_dim=5)
+    features = torch.randn(4, 8, generator=generator)
+    assert torch.equal(attention(features, torch.randn(7, 6, generator=generator)), features)
+    trained = trained_attention()
+    assert torch.equal(trained(features, torch.zeros(0, 6)), features)
+    assert torch.equal(trained(features, None), features)
+
+
+def test_full_attention_matches_the_written_out_formula(generator):
+    attention = trained_attention(temperature=0.5)
+    features, entries = torch.randn(4, 8, generator=generator), torch.randn(7, 6, generator=generator)
+    torch.testing.assert_close(attention(features, entries), reference_attention(attention, features, entries))
+    projected = attention.project_entries(entries)
+    torch.testing.assert_close(attention(features, projected=projected), attention(features, entries))
+
+
+def test_sparse_attention_reads_exactly_each_querys_top_k_keys(generator):
+    features, entries = torch.randn(5, 8, generator=generator), torch.randn(30, 6, generator=generator)
+    full = trained_attention(temperature=0.5)
+    sparse = trained_attention(temperature=0.5, num_keys=4)
+    sparse.load_state_dict(full.state_dict())
+    embed = lambda layer, x: F.normalize(F.relu(layer(x)), dim=-1)   # noqa: E731
+    logits = embed(full.query, features) @ embed(full.key, entries).t()
+    allowed = torch.zeros_like(logits, dtype=torch.bool).scatter_(1, logits.topk(4, dim=1).indices, True)
+    out = sparse(features, entries)
+    torch.testing.assert_close(out, reference_attention(full, features, entries, allowed))
+    assert not torch.allclose(out, full(features, entries))
+    # k >= the number of entries is full attention; the selection passes gradients to the weights
+    wide = trained_attention(temperature=0.5, num_keys=30)
+    wide.load_state_dict(full.state_dict())
+    torch.testing.assert_close(wide(features, entries), full(features, entries))
+    out.sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in (sparse.query.weight, sparse.key.weight,
+                                                                         sparse.value.weight))
+
+
+def test_attention_bad_settings_and_entries():
+    with pytest.raises(ValueError, match='temperature'):
+        ContextAttention(dim=8, entry_dim=6, temperature=0)
+    with pytest.raises(ValueError, match='num_keys'):
+        ContextAttention(dim=8, entry_dim=6, num_keys=0)
+    with pytest.raises(ValueError, match='expects 6'):
+        ContextAttention(dim=8, entry_dim=6)(torch.zeros(2, 8), torch.zeros(3, 5))
+
+
+def write_frame(memory, camera, timestamp, *, count=3, image_id=0, scores=None, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    scores = torch.linspace(0.9, 0.6, count) if scores is None else scores
+    return memory.write(camera, features=torch.randn(count, memory.feature_dim, generator=generator),
+                        boxes=torch.rand(count, 4, generator=generator), scores=scores,
+                        timestamp=timestamp, image_id=image_id)
+
+
+def test_camera_memory_keeps_top_detections_per_camera_within_capacity_and_horizon():
+    memory = CameraMemory(feature_dim=4, capacity=10, horizon='day', max_per_frame=2, score_thr=0.5)
+    assert write_frame(memory, 7, 0.0, scores=torch.tensor([0.4, 0.9, 0.7, 0.8]), count=4) == 2
+    read = memory.read(7, timestamp=10.0)
+    assert memory.entry_dim == 12 and read.entries.shape == (2, 12)
+    for frame in range(1, 20):
+        write_frame(memory, 7, 60.0 * frame, image_id=frame)
+    assert memory.size(7) == 10                                       # bounded by capacity
+    write_frame(memory, 3, 0.0, image_id=99)
+    assert memory.cameras == [3, 7] and memory.read(5, timestamp=0.0) is None and memory.read(None, timestamp=0) is None
+    # a frame never reads its own entries
+    own = memory.read(3, timestamp=0.0, exclude_image=99)
+    assert len(own.slots) == 0
+    # reads look a horizon back and forth; a live camera forgets what is older than it
+    write_frame(memory, 3, 2 * 86400.0, image_id=100)
+    assert len(memory.read(3, timestamp=2 * 86400.0 - 10).slots) == 2
+    assert len(memory.read(3, timestamp=1.0).slots) == 0 and memory.size(3) == 2
+    # time and box ride along with the features
+    entry = memory.read(3, timestamp=2 * 86400.0).entries[0]
+    torch.testing.assert_close(entry[-4:], torch.tensor([0.0, 1.0, *entry[-2:].tolist()]))
+
+
+def test_camera_memory_files_round_trip_subsample_and_refuse_other_feature_sizes(tmp_path):
+    memory = CameraMemory(feature_dim=4, capacity=100, horizon=None, max_per_frame=3, score_thr=0.0)
+    for frame in range(20):
+        write_frame(memory, 1, float(frame), image_id=frame, seed=frame)
+        write_frame(memory, 2, float(frame), image_id=100 + frame, seed=50 + frame, count=1)
+    path = tmp_path / 'bank.safetensors'
+    memory.save(path)
+    same = CameraMemory(feature_dim=4, capacity=100, horizon=None)
+    same.load(path)
+    for camera in (1, 2):
+        a, b = memory.read(camera, timestamp=None), same.read(camera, timestamp=None)
+        assert torch.equal(a.entries[a.write_step.argsort()], b.entries[b.write_step.argsort()])
+    small = CameraMemory(feature_dim=4, capacity=25, horizon=None)
+    small.load(path)
+    assert small.size(1) == 25 and small.size(2) == 20
+    held = {tuple(row.tolist()) for row in memory.read(1, timestamp=None).entries}
+    assert {tuple(row.tolist()) for row in small.read(1, timestamp=None).entries} <= held
+    with pytest.raises(ValueError, match='12-d entries.*8-d features'):
+        CameraMemory(feature_dim=8).load(path)
+    with pytest.raises(FileNotFoundError, match='missing.safetensors'):
+        CameraMemory(feature_dim=4).load(tmp_path / 'missing.safetensors')
+    with pytest.raises(ValueError, match='horizon'):
+        CameraMemory(feature_dim=4, horizon='year')
+
+
+def test_aggregator_cache_gives_the_uncached_result_and_follows_new_writes():
+    memory = CameraMemory(feature_dim=8, capacity=6, horizon=None, max_per_frame=3, score_thr=0.0)
+    aggregator = ContextAggregator(dim=8, entry_dim=memory.entry_dim, bottleneck_dim=5, temperature=0.5)
+    torch.nn.init.normal_(aggregator.attention.out.weight)
+    aggregator.eval()
+    features, rois = torch.randn(4, 8), torch.tensor([[0.0] * 5, [0.0] * 5, [1.0] * 5, [1.0] * 5])
+    for step in range(4):   # the bank fills, then entries get replaced
+        write_frame(memory, 5, float(step), image_id=step, seed=step)
+        reads = [memory.read(5, timestamp=None), None]
+        out = aggregator(features, rois=rois, context={'camera_reads': reads})
+        expected = aggregator.attention(features[:2], reads[0].entries)
+        torch.testing.assert_close(out[:2], expected)
+        assert torch.equal(out[2:], features[2:])   # the second image has no memory
+
+
+@pytest.fixture(scope='module')
+def camera_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('synthvid_cameras')
+    common = dict(num_frames=4, width=64, height=64, write_videos=False, camera_roster=3)
+    generate_synthvid(root, split='cam_train', num_videos=3, num_cameras=2, first_camera=10, **common)
+    generate_synthvid(root, split='cam_val', num_videos=2, num_cameras=1, first_camera=20, **common)
+    return str(root) + '/'
+
+
+def loader_for(root, split, batch_size=1):
+    cfg = load_config(str(ROOT / CONFIG))
+    loader = copy.deepcopy(cfg.test_dataloader)
+    loader.update(num_workers=0, persistent_workers=False, batch_size=batch_size,
+                  sampler=dict(type='DefaultSampler', shuffle=False))
+    loader['dataset'].update(data_root=root, ann_file=f'annotations/synthvid_{split}.json',
+                             data_prefix=dict(img_path=f'{split}/frames'), pipeline=PIPELINE)
+    with DefaultScope.overwrite_default_scope('vmem'):
+        return Runner.build_dataloader(loader, seed=0)
+
+
+def build(**overrides):
+    torch.manual_seed(0)
+    config = load_config(str(ROOT / CONFIG)).model
+    config.update({**dict(memory_file=None), **overrides})
+    return MODELS.build(config)
+
+
+def random_memory(model, batches, count=4):
+    """Fill each camera of ``batches`` with entries of random features at the frames' times."""
+    for index, batch in enumerate(batches):
+        for sample in batch['data_samples']:
+            meta = sample.metainfo
+            write_frame(model.camera_memory, meta['camera'], meta['timestamp'], count=count, image_id=10_000 + index,
+                        scores=torch.ones(count), seed=index)
+
+
+def test_training_step_trains_only_the_attention_and_the_predictor(camera_root):
+    model = build()
+    batches = list(loader_for(camera_root, 'cam_train', batch_size=2))
+    random_memory(model, batches)
+    torch.nn.init.normal_(model.roi_head.box_head.aggregators['1'].attention.out.weight, std=0.01)
+    model.train()
+    data = model.data_preprocessor(batches[0], True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_cls', 'loss_bbox', 'acc'}   # frozen RPN: no RPN losses
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    trained = {name for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert any('aggregators.1.attention.key' in name for name in trained)
+    assert any(name.startswith('roi_head.fc_cls') for name in trained)
+    assert not any(name.startswith(('backbone', 'neck', 'rpn_head', 'roi_head.box_head.fc')) for name in trained)
+    assert not model.backbone.training                          # frozen batch-norm statistics
+
+
+def test_without_memory_it_is_the_single_frame_detector_and_memory_changes_the_scores(camera_root):
+    model = build().eval()
+    base = FasterRCNN(**{k: v for k, v in load_config(str(ROOT / CONFIG)).model.items()
+                         if k in ('backbone', 'neck', 'rpn_head', 'roi_head', 'data_preprocessor')}).eval()
+    base.load_state_dict({k: v for k, v in model.state_dict().items() if 'aggregators' not in k})
+    torch.nn.init.normal_(model.roi_head.box_head.aggregators['1'].attention.out.weight, std=0.5)
+    batches = list(loader_for(camera_root, 'cam_val'))
+    data = model.data_preprocessor(batches[0], False)
+    with torch.no_grad():
+        alone = model(**copy.deepcopy(data), mode='predict')[0].pred_instances
+        expected = base(**copy.deepcopy(data), mode='predict')[0].pred_instances
+        assert torch.equal(alone.scores, expected.scores) and torch.equal(alone.bboxes, expected.bboxes)
+        random_memory(model, batches[1:])
+        enhanced = model(**copy.deepcopy(data), mode='predict')[0].pred_instances
+        assert not torch.equal(enhanced.scores, expected.scores[:len(enhanced.scores)]) or \
+            len(enhanced.scores) != len(expected.scores)
+
+
+def test_online_memory_grows_per_camera_from_past_frames_and_stays_bounded(camera_root):
+    model = build(inference_mode='online', camera_memory=dict(capacity=5, score_thr=0.0, max_per_frame=2)).eval()
+    seen = []
+    with torch.no_grad():
+        for batch in loader_for(camera_root, 'cam_val'):
+            data = model.data_preprocessor(batch, False)
+            sample = data['data_samples'][0]
+            before = model.camera_memory.size(sample.metainfo['camera'])
+            model(**data, mode='predict')
+            seen.append((before, model.camera_memory.size(sample.metainfo['camera'])))
+    assert seen[0][0] == 0 and all(after <= 5 for _, after in seen) and seen[-1][1] == 5
+    assert all(after >= before for before, after in seen)
+    model.reset_memory()
+    assert len(model.camera_memory) == 0
+
+
+def test_bad_memory_settings_are_config_errors():
+    with pytest.raises(ValueError, match='inference_mode'):
+        build(inference_mode='live')
+    with pytest.raises(ValueError, match='capacity'):
+        build(camera_memory=dict(capacity=0))
+    with pytest.raises(FileNotFoundError, match='nowhere.safetensors'):
+        build(memory_file='nowhere.safetensors')
+
+
+def run_tool(*args):
+    result = subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1'))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return result.stdout
+
+
+def test_build_memory_train_and_test_tools_on_the_tiny_config(camera_root, tmp_path):
+    base = tmp_path / 'base.pth'
+    model = build()
+    torch.save({'state_dict': {k: v for k, v in model.state_dict().items() if 'aggregators' not in k}}, base)
+    data = [f'{loader}.{key}' for loader in ('train_dataloader', 'test_dataloader')
+            for key in ('num_workers=0', 'persistent_workers=False', f'dataset.data_root={camera_root}')]
+    data += ['test_dataloader.dataset.ann_file=annotations/synthvid_cam_val.json',
+             'test_dataloader.dataset.data_prefix.img_path=cam_val/frames',
+             'train_dataloader.dataset.ann_file=annotations/synthvid_cam_train.json',
+             'train_dataloader.dataset.data_prefix.img_path=cam_train/frames']
+    banks = {}
+    for split in ('train', 'test'):
+        banks[split] = tmp_path / f'{split}.safetensors'
+        out = run_tool('tools/context_rcnn/build_memory.py', CONFIG, base, '--split', split, '--out', banks[split],
+                       '--score-thr', '0.0', '--cfg-options', *data)
+        assert 'entries written' in out and banks[split].is_file()
+    memory = CameraMemory(feature_dim=256)
+    memory.load(banks['train'])
+    assert memory.cameras and set(memory.cameras) <= {10, 11}
+    run_tool('tools/train.py', CONFIG, '--work-dir', tmp_path / 'work', '--cfg-options', *data,
+             f'model.memory_file={banks["train"]}', f'load_from={base}', 'train_dataloader.batch_size=2',
+             'train_cfg.max_iters=2', 'val_dataloader=None', 'val_cfg=None', 'val_evaluator=None',
+             'train_dataloader.dataset.pipeline.2.scale=(64,64)')
+    state = torch.load(tmp_path / 'work' / 'iter_2.pth', weights_only=True)['state_dict']
+    assert any('aggregators.1.attention' in key for key in state)
+    for key in [k for k in state if k.startswith(('backbone.', 'rpn_head.', 'roi_head.box_head.fc'))]:
+        torch.testing.assert_close(state[key], model.state_dict()[key])   # loaded from the base, and frozen
+    stdout = run_tool('tools/test.py', CONFIG, tmp_path / 'work' / 'iter_2.pth', '--work-dir', tmp_path / 'test',
+                      '--cfg-options', *data[3:], f'model.memory_file={banks["test"]}',
+                      f'test_evaluator.ann_file={camera_root}annotations/synthvid_cam_val.json')
+    assert '| vid/mAP ' in stdout

@@ -1,0 +1,149 @@
+"""Context R-CNN: Faster R-CNN whose box features attend to a per-camera long-term memory."""
+from __future__ import annotations
+
+import copy
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmengine.structures import InstanceData
+
+from vmem.models.memory.camera_memory import CameraMemory, CameraRead
+from vmem.models.memory.context_aggregator import CONTEXT_READS_KEY
+from vmem.registry import MODELS
+from vmem.structures import DetDataSample
+
+from .faster_rcnn import FasterRCNN, Sample, ground_truth, to_original_image
+
+INFERENCE_MODES = ('offline', 'online')
+
+
+@MODELS.register_module()
+class ContextRCNN(FasterRCNN):
+    """Context R-CNN (Beery et al., CVPR 2020) on `FasterRCNN`.
+
+    After the second fc layer of the box head, each RoI's features attend to the memory
+    of its frame's camera (`ContextAttention` inside a `ContextAggregator`): entries made
+    of a frozen detector's box features for the top detections of that camera's other
+    frames, their boxes and times (`CameraMemory`). A frame reads its camera's entries
+    within ``horizon`` of its own ``timestamp``, never its own; a camera without memory
+    (an unknown one included) leaves the detector single-frame.
+
+    - ``memory_file``: a bank built by ``tools/context_rcnn/build_memory.py`` (with the
+      frozen detector, over the split being trained or tested); loaded when the model is
+      built, subsampled to ``camera_memory['capacity']`` per camera.
+    - ``freeze_detector=True``: only the attention and the box predictor train; backbone,
+      neck, RPN and box head keep the weights they were loaded with. The memory is then
+      made by the model's own (frozen) box head, so ``inference_mode='online'`` needs no
+      second network: after each frame, its detections are written to its camera's bank,
+      which grows as frames arrive, bounded by capacity and horizon. False trains the
+      whole detector, as the paper does, against a bank from a separate frozen detector.
+    - ``inference_mode='offline'``: the paper's protocol, memory = the loaded bank.
+
+    Frames need ``camera`` and ``timestamp`` in their metainfo (`CocoVideoDataset` gives
+    them for SynthVID and COCO Camera Traps files). A frame without a timestamp reads its
+    camera's whole bank and, online, is not written.
+    """
+
+    def __init__(self, *, backbone: dict, rpn_head: dict, roi_head: dict, neck: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None, camera_memory: Optional[dict] = None,
+                 attention: Optional[dict] = None, memory_file: Optional[str] = None,
+                 inference_mode: str = 'offline', freeze_detector: bool = True, init_cfg=None):
+        if inference_mode not in INFERENCE_MODES:
+            raise ValueError(f'inference_mode must be one of {INFERENCE_MODES}, got {inference_mode!r}')
+        feature_dim = roi_head.get('box_head', {}).get('fc_channels', 1024)
+        memory = CameraMemory(feature_dim=feature_dim, **(camera_memory or {}))
+        roi_head = copy.deepcopy(roi_head)
+        aggregator = dict(type='ContextAggregator', dim=feature_dim, entry_dim=memory.entry_dim, **(attention or {}))
+        roi_head['box_head']['aggregators'] = [None, aggregator]
+        super().__init__(backbone=backbone, neck=neck, rpn_head=rpn_head, roi_head=roi_head,
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        # a plain attribute, not a child module: the bank is data, kept out of checkpoints
+        self.__dict__['camera_memory'] = memory
+        self.inference_mode = inference_mode
+        self.freeze_detector = freeze_detector
+        self.memory_file = memory_file
+        if memory_file:
+            memory.load(memory_file)
+        if freeze_detector:
+            trained = {'roi_head.fc_cls', 'roi_head.fc_reg', 'roi_head.box_head.aggregators'}
+            for name, param in self.named_parameters():
+                param.requires_grad_(any(name.startswith(prefix + '.') for prefix in trained))
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if mode and self.freeze_detector:   # frozen normalisation statistics too
+            for module in (self.backbone, self.neck):
+                if module is not None:
+                    module.eval()
+        return self
+
+    # -- memory -----------------------------------------------------------------------------
+    def reset_memory(self) -> None:
+        """Forget every camera (e.g. before an online run over new data)."""
+        self.camera_memory.reset()
+
+    def _reads(self, samples: Sequence[DetDataSample]) -> Dict[str, List[Optional[CameraRead]]]:
+        reads = []
+        for sample in samples:
+            meta = sample.metainfo
+            reads.append(self.camera_memory.read(meta.get('camera'), timestamp=meta.get('timestamp'),
+                                                 exclude_image=meta.get('img_id')))
+        return {CONTEXT_READS_KEY: reads}
+
+    @torch.no_grad()
+    def remember(self, features: Dict[str, torch.Tensor], detections, samples: Sequence[DetDataSample],
+                 batch_shape) -> None:
+        """Write each frame's detections (input coordinates) to its camera's memory."""
+        boxes = [d[0] for d in detections]
+        for sample, (found, scores, _), feats in zip(samples, detections, self.box_features(features, boxes, batch_shape)):
+            meta = sample.metainfo
+            if meta.get('camera') is None or meta.get('timestamp') is None or len(found) == 0:
+                continue
+            self.camera_memory.write(meta['camera'], features=feats, boxes=normalised_cxcywh(found, meta, batch_shape),
+                                     scores=scores, timestamp=meta['timestamp'], image_id=meta.get('img_id', -1))
+
+    # -- modes ------------------------------------------------------------------------------
+    def loss(self, inputs: torch.Tensor, data_samples: Sequence[Sample]) -> Dict[str, torch.Tensor]:
+        if data_samples is None:
+            raise ValueError("mode='loss' needs data_samples with gt_instances")
+        samples = self.key_samples(data_samples)
+        batch_shape, image_sizes = self._shapes(inputs, samples)
+        gt_boxes, gt_labels = ground_truth(samples, inputs.device)
+        losses: Dict[str, torch.Tensor] = {}
+        if self.freeze_detector:
+            with torch.no_grad():   # frozen: its training-time proposals, no RPN losses
+                features = self.extract_feat(inputs)
+                proposals, _ = self.rpn_head(features, inputs, image_sizes, gt_boxes)
+        else:
+            features = self.extract_feat(inputs)
+            proposals, losses = self.rpn_head(features, inputs, image_sizes, gt_boxes)
+        losses.update(self.roi_head.loss(features, proposals, batch_shape, gt_boxes, gt_labels,
+                                         context=self._reads(samples)))
+        return losses
+
+    def predict(self, inputs: torch.Tensor, data_samples: Optional[Sequence[Sample]] = None
+                ) -> List[DetDataSample]:
+        samples = self.key_samples(data_samples) if data_samples is not None else \
+            [DetDataSample(metainfo={'img_shape': tuple(inputs.shape[-2:])}) for _ in range(len(inputs))]
+        batch_shape, image_sizes = self._shapes(inputs, samples)
+        features = self.extract_feat(inputs)
+        proposals, _ = self.rpn_head(features, inputs, image_sizes)
+        context = self._reads(samples)
+        detections = self.roi_head.predict(features, proposals, batch_shape, image_sizes, context=context)
+        if self.inference_mode == 'online':
+            # the bank holds what the detector finds without memory, as when a bank is built
+            plain = detections if all(r is None for r in context[CONTEXT_READS_KEY]) else \
+                self.roi_head.predict(features, proposals, batch_shape, image_sizes)
+            self.remember(features, plain, samples, batch_shape)
+        for sample, (boxes, scores, labels) in zip(samples, detections):
+            sample.pred_instances = InstanceData(bboxes=to_original_image(boxes, sample.metainfo),
+                                                 scores=scores, labels=labels)
+        return samples
+
+
+def normalised_cxcywh(boxes: torch.Tensor, metainfo: dict, batch_shape) -> torch.Tensor:
+    """xyxy boxes in input pixels -> [cx, cy, w, h] as fractions of the image."""
+    height, width = metainfo.get('img_shape', batch_shape)[:2]
+    scale = boxes.new_tensor([width, height, width, height])
+    xyxy = boxes / scale
+    return torch.cat([(xyxy[:, :2] + xyxy[:, 2:]) / 2, xyxy[:, 2:] - xyxy[:, :2]], dim=1)

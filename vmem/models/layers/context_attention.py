@@ -1,0 +1,87 @@
+"""Context R-CNN's attention block: box features attend to a camera's memory entries."""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vmem.memory import topk
+
+
+class ContextAttention(nn.Module):
+    """``features + out(softmax(q k^T / temperature) v)`` (Beery et al., CVPR 2020).
+
+    Queries come from the box features [Q, dim], keys and values from memory entries
+    [N, entry_dim]; each goes through its own linear + ReLU to ``bottleneck_dim`` and is
+    L2-normalised, so the logits are cosines and the temperature alone sets how peaked
+    the attention is. The output projection starts at zero: before training, the block
+    is the identity and a detector it is added to keeps its outputs.
+
+    ``num_keys``: None attends to every entry; k attends to each query's k most similar
+    entries only (exact top-k of the same logits, through the shared `vmem.memory.topk`),
+    which is what keeps large banks cheap.
+    """
+
+    def __init__(self, *, dim: int, entry_dim: int, bottleneck_dim: int = 2048, temperature: float = 0.01,
+                 num_keys: Optional[int] = None):
+        super().__init__()
+        for name, value in (('dim', dim), ('entry_dim', entry_dim), ('bottleneck_dim', bottleneck_dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f'{name} must be a positive int, got {value!r}')
+        if not temperature > 0:
+            raise ValueError(f'temperature must be > 0, got {temperature!r}')
+        if num_keys is not None and (isinstance(num_keys, bool) or not isinstance(num_keys, int) or num_keys < 1):
+            raise ValueError(f'num_keys must be a positive int or None (attend to all), got {num_keys!r}')
+        self.dim, self.entry_dim, self.bottleneck_dim = dim, entry_dim, bottleneck_dim
+        self.temperature, self.num_keys = temperature, num_keys
+        self.query = nn.Linear(dim, bottleneck_dim)
+        self.key = nn.Linear(entry_dim, bottleneck_dim)
+        self.value = nn.Linear(entry_dim, bottleneck_dim)
+        self.out = nn.Linear(bottleneck_dim, dim)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    @staticmethod
+    def _embed(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(F.relu(layer(x)), dim=-1)
+
+    def project_entries(self, entries: torch.Tensor) -> torch.Tensor:
+        """Memory entries [N, entry_dim] -> their keys and values side by side [N, 2 * bottleneck]
+        (what an inference cache stores: they depend only on the entry and the weights)."""
+        return torch.cat([self._embed(self.key, entries), self._embed(self.value, entries)], dim=-1)
+
+    def forward(self, features: torch.Tensor, entries: Optional[torch.Tensor] = None, *,
+                projected: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``features`` [Q, dim] enhanced by memory ``entries`` [N, entry_dim] (or their
+        ``projected`` keys/values from `project_entries`). No entries: returned unchanged."""
+        if projected is None:
+            if entries is None or entries.shape[0] == 0:
+                return features
+            if entries.shape[-1] != self.entry_dim:
+                raise ValueError(f'memory entries have {entries.shape[-1]} features, the attention '
+                                 f'expects {self.entry_dim}')
+            projected = self.project_entries(entries.to(features.dtype))
+        if projected.shape[0] == 0 or features.shape[0] == 0:
+            return features
+        keys, values = projected.split(self.bottleneck_dim, dim=-1)
+        queries = self._embed(self.query, features)
+        if self.num_keys is None or self.num_keys >= keys.shape[0]:
+            weights = torch.softmax(queries @ keys.t() / self.temperature, dim=-1)
+            return features + self.out(weights @ values)
+        attended = self._sparse(queries, keys, values)
+        return features + self.out(attended)
+
+    def _sparse(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():   # which keys: a selection, not differentiated
+            found = topk(queries.detach(), keys.detach(), self.num_keys, metric='ip').indices   # [Q, k]
+        valid = found >= 0
+        rows = found.clamp(min=0)
+        logits = (queries[:, None, :] * keys[rows]).sum(-1) / self.temperature                    # [Q, k]
+        weights = torch.softmax(logits.masked_fill(~valid, float('-inf')), dim=-1)
+        return (weights[..., None] * values[rows]).sum(1)
+
+    def extra_repr(self) -> str:
+        return (f'dim={self.dim}, entry_dim={self.entry_dim}, bottleneck_dim={self.bottleneck_dim}, '
+                f'temperature={self.temperature}, num_keys={self.num_keys}')

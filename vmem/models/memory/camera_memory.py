@@ -1,0 +1,187 @@
+"""`CameraMemory`: Context R-CNN's long-term memory, one bounded bank per camera.
+
+An entry is what a frozen detector saw on one past frame of that camera: the box-head
+features of one of its top detections, the box ([cx, cy, w, h] over the image size) and
+the time (time of day and day of year as sines and cosines), side by side in one vector.
+Banks are bounded per camera by ``capacity`` (random replacement when full) and reads by
+a time ``horizon`` around the frame being detected. They live on the CPU and outside the
+model's ``state_dict``: a bank is data (built for a split by
+``tools/context_rcnn/build_memory.py``), saved as safetensors, never in checkpoints.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+from safetensors import safe_open
+
+from vmem.memory import HORIZONS, GroupedMemoryBank, load_memory, save_memory
+
+BOX_DIMS, TIME_DIMS = 4, 4
+FIELDS = dict(time='float64', image_id='int64', score='float32')
+_DAY, _YEAR = 86400.0, 365.25 * 86400.0
+
+
+def time_features(timestamp: float) -> torch.Tensor:
+    """[4]: time of day and day of year on the unit circle (seconds since the epoch)."""
+    day = 2 * math.pi * (timestamp % _DAY) / _DAY
+    year = 2 * math.pi * (timestamp % _YEAR) / _YEAR
+    return torch.tensor([math.sin(day), math.cos(day), math.sin(year), math.cos(year)])
+
+
+@dataclass
+class CameraRead:
+    """A camera's entries for one frame: ``entries`` [N, entry_dim] (CPU), the ``slots``
+    they occupy in the camera's bank and the bank's ``write_step`` of each (together: a
+    version per entry, for caches of their projections)."""
+    camera: int
+    entries: torch.Tensor
+    slots: torch.Tensor
+    write_step: torch.Tensor
+
+
+class CameraMemory:
+    """Per-camera banks of detection entries.
+
+    Args:
+        feature_dim: width of the box-head features stored.
+        capacity: entries per camera (the paper keeps up to 8640 per camera; 2000 in its
+            configs here).
+        horizon: a frame reads the entries within this many seconds of its own time
+            (before or after: a bank built from a whole split holds both), as a number,
+            one of 'hour', 'day', 'week', 'month', or None for no limit.
+        max_per_frame, score_thr: each frame contributes its ``max_per_frame`` best
+            detections scoring at least ``score_thr``.
+        seed: seed of the random replacement and of subsampling a larger file.
+    """
+
+    def __init__(self, *, feature_dim: int, capacity: int = 2000, horizon: Union[str, float, None] = 'month',
+                 max_per_frame: int = 8, score_thr: float = 0.5, seed: int = 0):
+        for name, value in (('feature_dim', feature_dim), ('capacity', capacity), ('max_per_frame', max_per_frame)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f'{name} must be a positive int, got {value!r}')
+        if isinstance(horizon, str):
+            if horizon not in HORIZONS:
+                raise ValueError(f'horizon must be seconds, None or one of {sorted(HORIZONS)}, got {horizon!r}')
+            horizon = float(HORIZONS[horizon])
+        if horizon is not None and not horizon > 0:
+            raise ValueError(f'horizon must be > 0 seconds, got {horizon!r}')
+        self.feature_dim, self.capacity, self.horizon = feature_dim, capacity, horizon
+        self.max_per_frame, self.score_thr, self.seed = max_per_frame, score_thr, seed
+        self.bank = self._new_bank(capacity)
+
+    def _new_bank(self, capacity: int) -> GroupedMemoryBank:
+        # persistent: the bank's own state_dict is its file; it is not a child of the model
+        return GroupedMemoryBank(capacity_per_group=capacity, dim=self.entry_dim, fields=FIELDS,
+                                 time_field='time', write_policy='RandomReplace', seed=self.seed)
+
+    @property
+    def entry_dim(self) -> int:
+        return self.feature_dim + BOX_DIMS + TIME_DIMS
+
+    @property
+    def cameras(self) -> list:
+        return self.bank.groups
+
+    def __len__(self) -> int:
+        return len(self.bank)
+
+    def reset(self) -> None:
+        self.bank.reset()
+
+    def size(self, camera: int) -> int:
+        return self.bank.bank(camera).size if camera in self.bank.groups else 0
+
+    # ----------------------------------------------------------------- writing
+    def encode(self, features: torch.Tensor, boxes: torch.Tensor, timestamp: float) -> torch.Tensor:
+        """Entries [n, entry_dim] from features [n, feature_dim] and boxes [n, 4] given as
+        [cx, cy, w, h] fractions of the image."""
+        if features.ndim != 2 or features.shape[1] != self.feature_dim:
+            raise ValueError(f'features must be [n, {self.feature_dim}], got {list(features.shape)}')
+        if boxes.shape != (features.shape[0], BOX_DIMS):
+            raise ValueError(f'boxes must be [{features.shape[0]}, 4] (cx, cy, w, h), got {list(boxes.shape)}')
+        clock = time_features(timestamp).to(features).expand(features.shape[0], TIME_DIMS)
+        return torch.cat([features.float(), boxes.float(), clock.float()], dim=1)
+
+    @torch.no_grad()
+    def write(self, camera: int, *, features: torch.Tensor, boxes: torch.Tensor, scores: torch.Tensor,
+              timestamp: float, image_id: int = -1) -> int:
+        """Store one frame's detections (features [n, feature_dim], normalised cxcywh boxes,
+        scores, best first or not); returns how many were kept. With a horizon, entries
+        older than it (relative to this frame) are dropped: a live camera's memory."""
+        keep = (scores >= self.score_thr).nonzero().squeeze(1)
+        keep = keep[scores[keep].argsort(descending=True)][:self.max_per_frame]
+        if len(keep) == 0:
+            return 0
+        entries = self.encode(features[keep].detach().cpu(), boxes[keep].detach().cpu(), timestamp)
+        self.bank.write(int(camera), entries, time=torch.full((len(keep),), float(timestamp), dtype=torch.float64),
+                        image_id=int(image_id), score=scores[keep].detach().float().cpu())
+        if self.horizon is not None:
+            bank = self.bank.bank(int(camera))
+            bank.remove(bank.mask(time=(None, float(timestamp) - self.horizon)))
+        return len(keep)
+
+    # ----------------------------------------------------------------- reading
+    def read(self, camera: Optional[int], *, timestamp: Optional[float], exclude_image: Optional[int] = None
+             ) -> Optional[CameraRead]:
+        """The camera's entries within the horizon of ``timestamp`` (all of them when the
+        frame has no time), leaving out those written by ``exclude_image``. None for a
+        camera with no memory, an unknown one included: the detector then works as a
+        single-frame one."""
+        if camera is None or int(camera) not in self.bank.groups:
+            return None
+        bank = self.bank.bank(int(camera))
+        if timestamp is not None and self.horizon is not None:
+            where = bank.mask(time=(float(timestamp) - self.horizon, float(timestamp) + self.horizon))
+        else:
+            where = bank.mask()
+        if exclude_image is not None:
+            where &= bank.field('image_id') != int(exclude_image)
+        read = bank.read(where)
+        return CameraRead(camera=int(camera), entries=read.keys, slots=read.slots, write_step=read.write_step)
+
+    # ----------------------------------------------------------------- files
+    def save(self, path: Union[str, Path]) -> None:
+        save_memory(self.bank, path)
+
+    def load(self, path: Union[str, Path]) -> None:
+        """Replace the memory with a file written by `save` (safetensors: tensors only).
+        A file holding more entries per camera than ``capacity`` is subsampled at random
+        (seeded), so one file built with a large capacity serves every bank size."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f'camera memory file not found: {path}')
+        try:
+            with safe_open(str(path), framework='pt') as handle:
+                shapes = {name: handle.get_slice(name).get_shape() for name in handle.keys()}
+        except Exception as error:   # safetensors raises its own types
+            raise ValueError(f'{path} is not a readable safetensors memory file: {error}') from error
+        key_shapes = {tuple(shape) for name, shape in shapes.items() if name.endswith('.keys')}
+        if not key_shapes:
+            self.reset()
+            return
+        if len(key_shapes) != 1:
+            raise ValueError(f'{path}: camera banks of different shapes {sorted(key_shapes)}')
+        file_capacity, file_dim = next(iter(key_shapes))
+        if file_dim != self.entry_dim:
+            raise ValueError(f'{path} holds {file_dim}-d entries ({file_dim - BOX_DIMS - TIME_DIMS}-d features + '
+                             f'box + time) but this model stores {self.entry_dim}-d ones ({self.feature_dim}-d '
+                             'features): the file was built with a detector of another box-head width')
+        stored = self._new_bank(file_capacity)
+        load_memory(stored, path)
+        generator = torch.Generator().manual_seed(self.seed)
+        self.reset()
+        for camera in stored.groups:
+            read = stored.read(camera)
+            order = read.write_step.argsort()             # oldest first, as they were written
+            if len(order) > self.capacity:
+                chosen = torch.randperm(len(order), generator=generator)[:self.capacity]
+                order = order[chosen.sort().values]
+            self.bank.write(camera, read.keys[order], **{name: read.fields[name][order] for name in FIELDS})
+
+    def extra_repr(self) -> str:
+        return (f'feature_dim={self.feature_dim}, capacity={self.capacity}, horizon={self.horizon}, '
+                f'max_per_frame={self.max_per_frame}, score_thr={self.score_thr}')

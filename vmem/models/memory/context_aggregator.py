@@ -1,0 +1,85 @@
+"""`ContextAggregator`: Context R-CNN's attention as an aggregator of `TwoFCBoxHead`."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from torch import nn
+
+from vmem.models.layers.context_attention import ContextAttention
+from vmem.registry import MODELS
+
+from .camera_memory import CameraRead
+
+CONTEXT_READS_KEY = 'camera_reads'   # context[...]: one Optional[CameraRead] per image of the batch
+
+
+@MODELS.register_module()
+class ContextAggregator(nn.Module):
+    """Enhances each image's RoI features with `ContextAttention` over its camera's
+    memory (``context['camera_reads'][b]``); an image without memory (None, or no
+    entries) keeps its features, so the detector is then single-frame.
+
+    At inference the entries' key/value projections are cached per camera slot and
+    recomputed only for slots written since (the bank's ``write_step`` says which): a
+    static bank is projected once, a live one only for its new entries. The cache is
+    dropped whenever the weights may change (``train()``, loading a state dict).
+
+    Args: ``dim`` (box features), ``entry_dim`` (memory entries) and the
+    `ContextAttention` settings.
+    """
+
+    def __init__(self, *, dim: int, entry_dim: int, bottleneck_dim: int = 2048, temperature: float = 0.01,
+                 num_keys: Optional[int] = None):
+        super().__init__()
+        self.attention = ContextAttention(dim=dim, entry_dim=entry_dim, bottleneck_dim=bottleneck_dim,
+                                          temperature=temperature, num_keys=num_keys)
+        self._cache: Dict[int, Tuple[torch.Tensor, torch.Tensor]] = {}   # camera -> (projections, write steps)
+
+    def train(self, mode: bool = True):
+        self._cache.clear()
+        return super().train(mode)
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._cache.clear()
+        return super()._load_from_state_dict(*args, **kwargs)
+
+    def forward(self, features: torch.Tensor, *, rois: torch.Tensor, context: Optional[dict] = None) -> torch.Tensor:
+        reads: List[Optional[CameraRead]] = (context or {}).get(CONTEXT_READS_KEY) or []
+        if not any(read is not None and len(read.slots) for read in reads):
+            return features
+        counts = torch.bincount(rois[:, 0].long(), minlength=len(reads)).tolist()
+        if len(counts) != len(reads):
+            raise ValueError(f'RoIs of {len(counts)} images but camera memory for {len(reads)}')
+        parts, start = [], 0
+        for read, count in zip(reads, counts):
+            part = features[start:start + count]
+            start += count
+            if read is None or len(read.slots) == 0:
+                parts.append(part)
+            elif self.training:
+                parts.append(self.attention(part, read.entries.to(part.device)))
+            else:
+                parts.append(self.attention(part, projected=self._projections(read, part)))
+        return torch.cat(parts)
+
+    @torch.no_grad()
+    def _projections(self, read: CameraRead, like: torch.Tensor) -> torch.Tensor:
+        slots = read.slots.cpu()
+        size = int(slots.max()) + 1
+        projected, stamps = self._cache.get(read.camera, (None, None))
+        if projected is None or projected.shape[0] < size or projected.device != like.device:
+            grown = like.new_zeros(size, 2 * self.attention.bottleneck_dim)
+            grown_stamps = torch.full((size,), -2, dtype=torch.long)
+            if projected is not None and projected.device == like.device:
+                grown[:projected.shape[0]], grown_stamps[:stamps.shape[0]] = projected, stamps
+            projected, stamps = grown, grown_stamps
+            self._cache[read.camera] = (projected, stamps)
+        steps = read.write_step.cpu()
+        stale = stamps[slots] != steps
+        if stale.any():
+            rows = slots[stale]
+            projected[rows.to(like.device)] = self.attention.project_entries(
+                read.entries[stale.to(read.entries.device)].to(like))
+            stamps[rows] = steps[stale]
+        return projected[slots.to(like.device)]
