@@ -411,3 +411,42 @@ def test_registry_builds_lazily(tmp_path):
     dataset = DATASETS.build(dict(type='CocoVideoDataset', ann_file=str(tmp_path / 'later.json'), lazy_init=True,
                                   ref_img_sampler=dict(num_ref_imgs=2, frame_range=2)))
     assert isinstance(dataset, CocoVideoDataset) and not dataset._fully_initialized
+
+
+def camera_traps(tmp_path, datetimes=('2013-10-21 11:35:56', '2013:10:21 11:35:57', '2013-10-22T01:00:00')):
+    """A COCO Camera Traps file: two sequences at two locations, one image-level label."""
+    images, annotations = [], []
+    for index, (seq, location, frame, stamp) in enumerate(
+            [('s1', 'ridge', 0, datetimes[0]), ('s1', 'ridge', 1, datetimes[1]), ('s2', 12, 0, datetimes[2])]):
+        name = f'{seq}_{frame}.jpg'
+        write_frame(tmp_path / name, index)
+        images.append({'id': f'img{index}', 'file_name': name, 'width': WIDTH, 'height': HEIGHT, 'location': location,
+                       'datetime': stamp, 'seq_id': seq, 'seq_num_frames': 2, 'frame_num': frame})
+        annotations.append({'id': f'a{index}', 'image_id': f'img{index}', 'category_id': 1, 'bbox': [2, 2, 10, 8]})
+    annotations.append({'id': 'empty', 'image_id': 'img2', 'category_id': 2})   # an image-level label, no box
+    path = tmp_path / 'cct.json'
+    path.write_text(json.dumps({'categories': [{'id': 1, 'name': 'cat'}, {'id': 2, 'name': 'dog'}],
+                                'images': images, 'annotations': annotations}))
+    return path
+
+
+def test_camera_traps_json_reads_sequences_as_videos_with_camera_and_time(tmp_path):
+    from vmem.datasets.camera_traps import camera_id
+    pipeline = [dict(type='LoadFrame'), dict(type='LoadAnnotations'), dict(type='PackDetInputs')]
+    dataset = CocoVideoDataset(ann_file=str(camera_traps(tmp_path)), data_prefix=dict(img_path=str(tmp_path)),
+                               test_mode=True, pipeline=pipeline)
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    assert [(i['video_id'], i['frame_id']) for i in infos] == [(1, 0), (1, 1), (2, 0)]
+    assert [i['camera'] for i in infos] == [camera_id('ridge'), camera_id('ridge'), 12]
+    assert camera_id('ridge') == camera_id(' ridge ') != camera_id('ridge2') and camera_id('12') == 12
+    assert infos[1]['timestamp'] - infos[0]['timestamp'] == 1.0               # EXIF-style stamps parse too
+    assert infos[2]['timestamp'] - infos[0]['timestamp'] == 13 * 3600 + 24 * 60 + 4
+    assert [len(i['instances']) for i in infos] == [1, 1, 1]                 # the box-less label is left out
+    sample = dataset[0]['data_samples']
+    assert sample.metainfo['camera'] == camera_id('ridge') and 'timestamp' in sample.metainfo
+
+
+def test_unreadable_camera_trap_datetime_names_the_file_and_image(tmp_path):
+    path = camera_traps(tmp_path, datetimes=('2013-10-21 11:35:56', 'last tuesday', '2013-10-22 01:00:00'))
+    with pytest.raises(ValueError, match=r"cct.json: image id img1: cannot read the datetime 'last tuesday'"):
+        CocoVideoDataset(ann_file=str(path), data_prefix=dict(img_path=str(tmp_path)), test_mode=True).full_init()

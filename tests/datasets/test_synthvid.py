@@ -245,3 +245,24 @@ def test_command_line_generates_each_split(tmp_path, capsys):
     assert len(val['videos']) == 1 and val['info']['settings']['blur_kernel'] == [5, 9]
     assert not (tmp_path / 'val' / 'videos').exists()
     assert cli.main(['--out-dir', str(tmp_path), '--frames', '0']) == 2
+
+
+def test_camera_rosters_bring_the_same_objects_back_to_each_camera(tmp_path):
+    settings = dict(num_videos=8, num_frames=6, width=96, height=64, write_videos=False)
+    rostered = json.loads(generate_synthvid(tmp_path, split='sites', camera_roster=3, num_cameras=2,
+                                            first_camera=40, **settings).read_text())
+    cameras = {video['id']: video['camera'] for video in rostered['videos']}
+    assert set(cameras.values()) <= {40, 41}
+    members = defaultdict(set)   # (camera, roster member) -> its classes and videos
+    for ann in rostered['annotations']:
+        members[cameras[ann['video_id']], ann['roster_member']].add(('class', ann['category_id']))
+        members[cameras[ann['video_id']], ann['roster_member']].add(('video', ann['video_id']))
+    assert all(0 <= member < 3 for _, member in members)
+    assert all(len([tag for tag in tags if tag[0] == 'class']) == 1 for tags in members.values())
+    assert any(len([tag for tag in tags if tag[0] == 'video']) > 1 for tags in members.values())   # they recur
+    # without a roster nothing changes: the same settings give the same file as before the knob
+    plain = json.loads(generate_synthvid(tmp_path, split='plain', **settings).read_text())
+    default = json.loads(generate_synthvid(tmp_path / 'again', split='plain', camera_roster=0, first_camera=0,
+                                           **settings).read_text())
+    assert plain['annotations'] == default['annotations']
+    assert not any('roster_member' in ann for ann in plain['annotations'])
