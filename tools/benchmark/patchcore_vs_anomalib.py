@@ -1,0 +1,254 @@
+"""vmem's PatchCore side by side with anomalib's, on one synthetic category, same weights.
+
+    python tools/benchmark/patchcore_vs_anomalib.py --anomalib-python /tmp/anomalib_venv/bin/python
+
+Both sides get the same normalised images and the same backbone weights (a seeded random
+timm model: no pretrained weights can be downloaded here; its state dict is saved once and
+loaded into both feature extractors). Reported per side: image and pixel AUROC, PRO (all
+three computed by vmem's metric functions from each side's scores and maps), coreset
+selection time (vmem's ``greedy_coreset`` vs anomalib's ``KCenterGreedy``) and the peak
+resident memory added while selecting. anomalib runs in its own virtualenv (pass its
+python with ``--anomalib-python``); without it, or when it cannot import anomalib, the
+script says so and reports vmem's side only.
+
+Then, vmem only: building a 1% coreset bank from ``--big-patches`` (200000) random
+1024-d patch features, and scoring 2048 patches against a 200000-entry bank with a
+bounded retrieval chunk: peak memory added stays near the chunk, not n x N.
+Peak memory is the kernel's high-water mark (VmHWM), reset just before each measured step.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+LAYERS = ('layer2', 'layer3')
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+# ---------------------------------------------------------------- measuring (both sides)
+def _status_kib(field: str) -> int:
+    for line in Path('/proc/self/status').read_text().splitlines():
+        if line.startswith(field + ':'):
+            return int(line.split()[1])
+    raise RuntimeError(f'{field} not in /proc/self/status')
+
+
+def measure(step):
+    """(result, seconds, peak MiB added over the resident size before the step)."""
+    Path('/proc/self/clear_refs').write_text('5')  # resets VmHWM to the current RSS
+    before = _status_kib('VmRSS')
+    start = time.perf_counter()
+    result = step()
+    seconds = time.perf_counter() - start
+    return result, seconds, (_status_kib('VmHWM') - before) / 1024
+
+
+def batches(tensor: torch.Tensor, size: int = 8):
+    return [tensor[i:i + size] for i in range(0, len(tensor), size)]
+
+
+# ---------------------------------------------------------------- anomalib side (child process)
+def run_anomalib(work: Path, ratio: float, num_neighbours: int) -> None:
+    from anomalib.models.components import KCenterGreedy
+    from anomalib.models.image.patchcore.torch_model import PatchcoreModel
+    torch.set_num_threads(1)
+    data = torch.load(work / 'images.pt', weights_only=True)
+    meta = json.loads((work / 'meta.json').read_text())
+    model = PatchcoreModel(layers=list(LAYERS), backbone=meta['backbone'], pre_trained=False,
+                           num_neighbors=num_neighbours)
+    model.feature_extractor.feature_extractor.load_state_dict(torch.load(work / 'backbone.pt', weights_only=True))
+    model.train()
+    with torch.no_grad():
+        for images in batches(data['train']):
+            model(images)
+    embeddings = torch.vstack(model.embedding_store)
+    model.embedding_store.clear()
+    torch.manual_seed(0)
+    kept, seconds, peak = measure(lambda: KCenterGreedy(embedding=embeddings, sampling_ratio=ratio).sample_coreset())
+    model.memory_bank = kept
+    model.eval()
+    scores, maps = [], []
+    with torch.no_grad():
+        for images in batches(data['test']):
+            out = model(images)
+            scores.append(out.pred_score.reshape(-1))
+            maps.append(out.anomaly_map.reshape(len(images), *images.shape[-2:]))
+    torch.save({'scores': torch.cat(scores), 'maps': torch.cat(maps)}, work / 'anomalib_out.pt')
+    import anomalib
+    print(json.dumps(dict(coreset_seconds=seconds, coreset_peak_mib=peak, bank=len(kept),
+                          patches=len(embeddings), dim=embeddings.shape[1], version=anomalib.__version__,
+                          torch=torch.__version__)))
+
+
+# ---------------------------------------------------------------- vmem side
+def prepare(work: Path, args) -> dict:
+    import cv2
+
+    from vmem.datasets.synthetic_anomaly import generate_category
+    from vmem.models.backbones import TimmBackbone
+    from vmem.video import list_frame_folder, read_image
+    root = Path(args.data_root) if args.data_root else work / 'data'
+    if not (root / args.category).is_dir():
+        generate_category(root, args.category, size=args.size, seed=0)
+    category = root / args.category
+
+    def load(paths):
+        images = [cv2.resize(read_image(p), (args.size, args.size), interpolation=cv2.INTER_LINEAR) for p in paths]
+        tensor = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255
+        return (tensor - IMAGENET_MEAN) / IMAGENET_STD
+
+    test_paths, labels, masks = [], [], []
+    for folder in sorted(p for p in (category / 'test').iterdir() if p.is_dir()):
+        for path in list_frame_folder(folder):
+            test_paths.append(path)
+            labels.append(int(folder.name != 'good'))
+            mask = np.zeros((args.size, args.size), bool)
+            if folder.name != 'good':
+                raw = cv2.imread(str(category / 'ground_truth' / folder.name / f'{path.stem}_mask.png'), 0)
+                mask = cv2.resize(raw, (args.size, args.size), interpolation=cv2.INTER_NEAREST) > 0
+            masks.append(mask)
+    data = dict(train=load(list_frame_folder(category / 'train' / 'good')), test=load(test_paths),
+                labels=torch.tensor(labels), masks=torch.from_numpy(np.stack(masks)))
+    torch.save(data, work / 'images.pt')
+    torch.manual_seed(0)
+    backbone = TimmBackbone(model_name=args.backbone, out_indices=(2, 3))
+    torch.save(backbone.body.state_dict(), work / 'backbone.pt')
+    (work / 'meta.json').write_text(json.dumps(dict(backbone=args.backbone)))
+    return data
+
+
+def run_vmem(work: Path, data: dict, args, target_dim) -> dict:
+    from vmem.models.anomaly import PatchCore
+    model = PatchCore(backbone=dict(type='TimmBackbone', model_name=args.backbone, out_indices=(2, 3)),
+                      target_dim=target_dim, coreset_ratio=args.ratio, reweight_neighbours=args.num_neighbours)
+    model.features.backbone.body.load_state_dict(torch.load(work / 'backbone.pt', weights_only=True))
+    model.eval()
+    collected = []
+    for images in batches(data['train']):
+        patches = model.features(images)
+        collected.append(patches.permute(0, 2, 3, 1).reshape(-1, patches.shape[1]))
+    features = torch.cat(collected)
+    del collected
+    bank, seconds, peak = measure(lambda: model.build_memory(features))
+    scores, maps = [], []
+    for images in batches(data['test']):
+        anomaly_maps, image_scores = model.score(images)
+        scores.append(image_scores)
+        maps.append(anomaly_maps)
+    return dict(scores=torch.cat(scores), maps=torch.cat(maps), coreset_seconds=seconds, coreset_peak_mib=peak,
+                bank=len(bank), patches=len(features), dim=features.shape[1])
+
+
+def accuracy(result: dict, data: dict) -> dict:
+    from vmem.evaluation.metrics.anomaly_metric import auroc, pro_score
+    labels, masks = data['labels'].numpy(), data['masks'].numpy()
+    maps = result['maps'].numpy()
+    return dict(image_auroc=auroc(result['scores'].numpy(), labels),
+                pixel_auroc=auroc(maps.ravel(), masks.ravel()),
+                pro=pro_score(list(maps), list(masks)))
+
+
+def big_bank(args) -> list[str]:
+    from vmem.memory import MemoryBank, greedy_coreset
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(args.big_patches, 1024, generator=generator)
+    num = args.big_patches // 100
+    _, seconds, peak = measure(lambda: greedy_coreset(features, num, generator=generator))
+    naive = args.big_patches ** 2 * 4 / 2 ** 30
+    lines = [f'| vmem greedy_coreset, {args.big_patches} x 1024 -> {num} (1%) | {seconds:.1f} s | '
+             f'{peak:.0f} MiB added (features: {features.numel() * 4 / 2 ** 20:.0f} MiB; an N x N matrix '
+             f'would be {naive:.0f} GiB) |']
+    bank = MemoryBank(capacity=args.big_patches, dim=1024)
+    bank.write(features)
+    queries = torch.randn(2048, 1024, generator=generator)
+    for chunk in (1 << 20, 1 << 23):
+        _, seconds, peak = measure(lambda: bank.topk(queries, 1, metric='l2', chunk_elements=chunk))
+        lines.append(f'| vmem scoring 2048 patches vs a {args.big_patches}-entry bank, chunk {chunk} '
+                     f'distances | {seconds:.1f} s | {peak:.0f} MiB added (n x N distances would be '
+                     f'{2048 * args.big_patches * 4 / 2 ** 20:.0f} MiB) |')
+    return lines
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--anomalib-python', help="python of a virtualenv with anomalib (not vmem's)")
+    parser.add_argument('--data-root', help='MVTec-layout root holding --category (default: generate one)')
+    parser.add_argument('--category', default='weave')
+    parser.add_argument('--size', type=int, default=128)
+    parser.add_argument('--backbone', default='wide_resnet50_2')
+    parser.add_argument('--ratio', type=float, default=0.1)
+    parser.add_argument('--num-neighbours', type=int, default=9, help="reweighting b (anomalib's num_neighbors)")
+    parser.add_argument('--big-patches', type=int, default=200000)
+    parser.add_argument('--anomalib-side', help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.anomalib_side:
+        run_anomalib(Path(args.anomalib_side), args.ratio, args.num_neighbours)
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        data = prepare(work, args)
+        rows = {}
+        anomalib_note = 'anomalib: not run (no --anomalib-python given)'
+        if args.anomalib_python:
+            command = [args.anomalib_python, __file__, '--anomalib-side', str(work), '--ratio', str(args.ratio),
+                       '--num-neighbours', str(args.num_neighbours)]
+            done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS='1'))
+            if done.returncode != 0:
+                anomalib_note = ('anomalib: NOT importable or failed with ' + args.anomalib_python + ': '
+                                 + done.stderr.strip().splitlines()[-1])
+            else:
+                info = json.loads(done.stdout.strip().splitlines()[-1])
+                info.update(torch.load(work / 'anomalib_out.pt', weights_only=True))
+                rows[f'anomalib {info["version"]} PatchCore ({info["dim"]}-d)'] = info
+                anomalib_note = f'anomalib {info["version"]} (torch {info["torch"]}) in {args.anomalib_python}'
+        for target_dim in (None, 1024):
+            result = run_vmem(work, data, args, target_dim)
+            rows[f'vmem PatchCore ({result["dim"]}-d{", channel-pooled" if target_dim else ""})'] = result
+        print(f'# PatchCore: vmem vs anomalib, {datetime.date.today()}, {platform.machine()} '
+              f'{_cpu_name()}, 1 torch thread each, torch {torch.__version__}')
+        print(f'# {anomalib_note}')
+        print(f'# category {args.category!r}, {args.size} px, {args.backbone} layer2+layer3 (same random seeded '
+              f'weights), coreset {args.ratio:.0%}, reweighting b={args.num_neighbours}, sigma 4')
+        print('| model | image AUROC | pixel AUROC | PRO | patches -> bank | coreset s | coreset peak MiB |')
+        print('|---|---|---|---|---|---|---|')
+        reference = next((row for name, row in rows.items() if name.startswith('anomalib')), None)
+        for name, row in rows.items():
+            metrics = accuracy(row, data)
+            speed = '' if reference is None or row is reference else \
+                f' ({reference["coreset_seconds"] / row["coreset_seconds"]:.1f}x faster)'
+            print(f'| {name} | {metrics["image_auroc"]:.4f} | {metrics["pixel_auroc"]:.4f} | {metrics["pro"]:.4f} | '
+                  f'{row["patches"]} -> {row["bank"]} | {row["coreset_seconds"]:.2f}{speed} | '
+                  f'{row["coreset_peak_mib"]:.0f} |')
+        print()
+        print('| large bank (vmem) | time | peak memory |')
+        print('|---|---|---|')
+        for line in big_bank(args):
+            print(line)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or 'unknown CPU'
+
+
+if __name__ == '__main__':
+    main()
