@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import Tensor
 
@@ -201,9 +200,3 @@ class PatchCore(BaseModel):
         raise ValueError("PatchCore is not trained by gradient descent; set train_cfg = "
                          "dict(type='MemoryBankBuildLoop') in the config")
 
-
-def resize_map(anomaly_map: Tensor, size: tuple[int, int]) -> Tensor:
-    """A [H, W] map bilinearly resized to ``size`` (h, w), e.g. back to the original image."""
-    if tuple(anomaly_map.shape) == tuple(size):
-        return anomaly_map
-    return F.interpolate(anomaly_map[None, None].float(), size=size, mode='bilinear', align_corners=False)[0, 0]

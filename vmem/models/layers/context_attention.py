@@ -53,9 +53,10 @@ class ContextAttention(nn.Module):
         return torch.cat([self._embed(self.key, entries), self._embed(self.value, entries)], dim=-1)
 
     def forward(self, features: torch.Tensor, entries: Optional[torch.Tensor] = None, *,
-                projected: Optional[torch.Tensor] = None) -> torch.Tensor:
+                projected: Optional[torch.Tensor] = None, allowed: Optional[torch.Tensor] = None) -> torch.Tensor:
         """``features`` [Q, dim] enhanced by memory ``entries`` [N, entry_dim] (or their
-        ``projected`` keys/values from `project_entries`). No entries: returned unchanged."""
+        ``projected`` keys/values from `project_entries`); ``allowed`` (bool [N]) masks
+        entries out. Nothing to attend to: ``features`` come back unchanged."""
         if projected is None:
             if entries is None or entries.shape[0] == 0:
                 return features
@@ -63,22 +64,25 @@ class ContextAttention(nn.Module):
                 raise ValueError(f'memory entries have {entries.shape[-1]} features, the attention '
                                  f'expects {self.entry_dim}')
             projected = self.project_entries(entries.to(features.dtype))
-        if projected.shape[0] == 0 or features.shape[0] == 0:
+        num_allowed = projected.shape[0] if allowed is None else int(allowed.sum())
+        if num_allowed == 0 or features.shape[0] == 0:
             return features
         keys, values = projected.split(self.bottleneck_dim, dim=-1)
         queries = self._embed(self.query, features)
-        if self.num_keys is None or self.num_keys >= keys.shape[0]:
-            weights = torch.softmax(queries @ keys.t() / self.temperature, dim=-1)
-            return features + self.out(weights @ values)
-        attended = self._sparse(queries, keys, values)
-        return features + self.out(attended)
+        if self.num_keys is None or self.num_keys >= num_allowed:
+            logits = queries @ keys.t() / self.temperature
+            if allowed is not None:
+                logits = logits.masked_fill(~allowed, float('-inf'))
+            return features + self.out(torch.softmax(logits, dim=-1) @ values)
+        return features + self.out(self._sparse(queries, keys, values, allowed))
 
-    def _sparse(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    def _sparse(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                allowed: Optional[torch.Tensor]) -> torch.Tensor:
         with torch.no_grad():   # which keys: a selection, not differentiated
-            found = topk(queries.detach(), keys.detach(), self.num_keys, metric='ip').indices   # [Q, k]
-        valid = found >= 0
+            found = topk(queries.detach(), keys.detach(), self.num_keys, metric='ip', mask=allowed).indices
+        valid = found >= 0                                                                      # [Q, k]
         rows = found.clamp(min=0)
-        logits = (queries[:, None, :] * keys[rows]).sum(-1) / self.temperature                    # [Q, k]
+        logits = (queries[:, None, :] * keys[rows]).sum(-1) / self.temperature
         weights = torch.softmax(logits.masked_fill(~valid, float('-inf')), dim=-1)
         return (weights[..., None] * values[rows]).sum(1)
 

@@ -11,7 +11,6 @@ model's ``state_dict``: a bank is data (built for a split by
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
@@ -32,15 +31,29 @@ def time_features(timestamp: float) -> torch.Tensor:
     return torch.tensor([math.sin(day), math.cos(day), math.sin(year), math.cos(year)])
 
 
-@dataclass
 class CameraRead:
-    """A camera's entries for one frame: ``entries`` [N, entry_dim] (CPU), the ``slots``
-    they occupy in the camera's bank and the bank's ``write_step`` of each (together: a
-    version per entry, for caches of their projections)."""
-    camera: int
-    entries: torch.Tensor
-    slots: torch.Tensor
-    write_step: torch.Tensor
+    """A camera's entries for one frame: the ``slots`` they occupy in the camera's bank
+    (capacity ``capacity``) and the bank's ``write_step`` of each (together: a version per
+    entry, for caches of their projections). ``entries`` [N, entry_dim] are gathered
+    from the bank only when asked for: a cache that is up to date never needs them."""
+
+    def __init__(self, camera: int, bank, slots: torch.Tensor, write_step: torch.Tensor):
+        self.camera, self.slots, self.write_step = camera, slots, write_step
+        self.capacity = bank.capacity
+        self._bank = bank
+        self._entries: Optional[torch.Tensor] = None
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    @property
+    def entries(self) -> torch.Tensor:
+        if self._entries is None:
+            self._entries = self.entries_at(self.slots)
+        return self._entries
+
+    def entries_at(self, slots: torch.Tensor) -> torch.Tensor:
+        return self._bank.gather(slots, columns=('keys',)).keys
 
 
 class CameraMemory:
@@ -140,8 +153,8 @@ class CameraMemory:
             where = bank.mask()
         if exclude_image is not None:
             where &= bank.field('image_id') != int(exclude_image)
-        read = bank.read(where)
-        return CameraRead(camera=int(camera), entries=read.keys, slots=read.slots, write_step=read.write_step)
+        read = bank.read(where, columns=('write_step',))
+        return CameraRead(int(camera), bank, read.slots, read.write_step)
 
     # ----------------------------------------------------------------- files
     def save(self, path: Union[str, Path]) -> None:

@@ -60,26 +60,30 @@ class ContextAggregator(nn.Module):
             elif self.training:
                 parts.append(self.attention(part, read.entries.to(part.device)))
             else:
-                parts.append(self.attention(part, projected=self._projections(read, part)))
+                parts.append(self.attention(part, projected=self._projections(read, part),
+                                            allowed=self._allowed(read, part.device)))
         return torch.cat(parts)
+
+    @staticmethod
+    def _allowed(read: CameraRead, device) -> torch.Tensor:
+        allowed = torch.zeros(read.capacity, dtype=torch.bool, device=device)
+        allowed[read.slots.to(device)] = True
+        return allowed
 
     @torch.no_grad()
     def _projections(self, read: CameraRead, like: torch.Tensor) -> torch.Tensor:
-        slots = read.slots.cpu()
-        size = int(slots.max()) + 1
+        """The cached projections of every slot of the camera's bank [capacity, 2 * bottleneck],
+        brought up to date for the slots read (masked to them by the caller: no gather of
+        the whole bank per frame)."""
         projected, stamps = self._cache.get(read.camera, (None, None))
-        if projected is None or projected.shape[0] < size or projected.device != like.device:
-            grown = like.new_zeros(size, 2 * self.attention.bottleneck_dim)
-            grown_stamps = torch.full((size,), -2, dtype=torch.long)
-            if projected is not None and projected.device == like.device:
-                grown[:projected.shape[0]], grown_stamps[:stamps.shape[0]] = projected, stamps
-            projected, stamps = grown, grown_stamps
+        if projected is None or projected.shape[0] != read.capacity or projected.device != like.device:
+            projected = like.new_zeros(read.capacity, 2 * self.attention.bottleneck_dim)
+            stamps = torch.full((read.capacity,), -2, dtype=torch.long)
             self._cache[read.camera] = (projected, stamps)
-        steps = read.write_step.cpu()
+        slots, steps = read.slots.cpu(), read.write_step.cpu()
         stale = stamps[slots] != steps
         if stale.any():
             rows = slots[stale]
-            projected[rows.to(like.device)] = self.attention.project_entries(
-                read.entries[stale.to(read.entries.device)].to(like))
+            projected[rows.to(like.device)] = self.attention.project_entries(read.entries_at(rows).to(like))
             stamps[rows] = steps[stale]
-        return projected[slots.to(like.device)]
+        return projected

@@ -1,0 +1,110 @@
+"""Per-frame time of Context R-CNN against its single-frame base, by bank size.
+
+    python tools/benchmark/context_rcnn_speed.py [--bank-sizes 100 1000 10000] [--num-keys 32] \
+        [--checkpoint BASE_CKPT] [--frames 30] [--repeats 5] [--threads 1]
+
+The base (``faster_rcnn_r10t_synthvid_tiny.py``) and Context R-CNN
+(``context_rcnn_r10t_synthvid_tiny.py``, offline: a static bank) run the same SynthVID frames
+with the same detector weights. The camera's bank is filled with ``size`` entries spread
+over a month around the frames (so all are within the horizon and read); entries are
+random, which costs what real ones cost. Runs are interleaved (base, then each variant,
+``--repeats`` times) and each variant's time is the median over frames and repeats.
+"""
+import argparse
+import os.path as osp
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # run from a checkout
+
+from vmem.apis import init_model  # noqa: E402
+from vmem.apis.benchmark import frame_data, machine_description, synthetic_frames  # noqa: E402
+from vmem.utils import register_all_modules  # noqa: E402
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+BASE = osp.join(ROOT, 'configs/faster_rcnn/faster_rcnn_r10t_synthvid_tiny.py')
+CONTEXT = osp.join(ROOT, 'configs/context_rcnn/context_rcnn_r10t_synthvid_tiny.py')
+CAMERA, NOW = 3, 1_717_200_000.0
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--bank-sizes', type=int, nargs='+', default=[100, 1000, 10000])
+    parser.add_argument('--num-keys', type=int, default=32, help='keys per RoI in sparse mode')
+    parser.add_argument('--checkpoint', help='base detector weights for both (default: random weights)')
+    parser.add_argument('--frames', type=int, default=30)
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--threads', type=int, default=1)
+    return parser.parse_args(argv)
+
+
+def load_base_weights(model, checkpoint):
+    from vmem.utils.weights_loading import read_state_dict
+    state = read_state_dict(checkpoint)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any('aggregators' not in key for key in missing):
+        raise ValueError(f'{checkpoint} is not a weights file of the tiny SynthVID detector')
+
+
+def context_model(size, num_keys, checkpoint):
+    options = {'model.memory_file': None, 'model.camera_memory.capacity': max(size, 1),
+               'model.attention.num_keys': num_keys}
+    model = init_model(CONTEXT, None, cfg_options=options)
+    if checkpoint:
+        load_base_weights(model, checkpoint)
+    torch.manual_seed(0)
+    torch.nn.init.normal_(model.roi_head.box_head.aggregators['1'].attention.out.weight, std=0.01)
+    memory = model.camera_memory
+    generator = torch.Generator().manual_seed(size)
+    for start in range(0, size, 1000):
+        count = min(1000, size - start)
+        times = NOW + (torch.rand(count, generator=generator, dtype=torch.float64) - 0.5) * 20 * 86400
+        entries = torch.randn(count, memory.entry_dim, generator=generator).abs()
+        memory.bank.write(CAMERA, entries, time=times, image_id=-1, score=torch.ones(count))
+    return model.eval()
+
+
+def time_frames(model, frames, warmup):
+    seconds = []
+    with torch.no_grad():
+        for index, frame in enumerate(frames[:warmup] + frames):
+            data = frame_data(frame, video_id=0, frame_id=index, video_length=len(frames))
+            data['data_samples'][0].set_metainfo(dict(camera=CAMERA, timestamp=NOW + index))
+            start = time.perf_counter()
+            model.test_step(data)
+            if index >= warmup:
+                seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    register_all_modules()
+    frames = synthetic_frames(width=256, height=192, num_frames=args.frames)
+    base = init_model(BASE, args.checkpoint)
+    variants = {'single-frame base': base}
+    for size in args.bank_sizes:
+        variants[f'{size} entries, full attention'] = context_model(size, None, args.checkpoint)
+        variants[f'{size} entries, top-{args.num_keys} sparse'] = context_model(size, args.num_keys, args.checkpoint)
+    times = {name: [] for name in variants}
+    for _ in range(args.repeats):
+        for name, model in variants.items():
+            times[name] += time_frames(model, frames, args.warmup)
+    base_ms = 1000 * statistics.median(times['single-frame base'])
+    print(f'# {machine_description("cpu")}; SynthVID 256x192, {args.frames} frames x {args.repeats} runs, '
+          f'weights: {args.checkpoint or "random"}')
+    print('| model | ms / frame (median) | / base |')
+    print('|---|---|---|')
+    for name, values in times.items():
+        ms = 1000 * statistics.median(values)
+        print(f'| {name} | {ms:.1f} | {ms / base_ms:.2f}x |')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
