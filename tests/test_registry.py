@@ -78,6 +78,14 @@ EXAMPLE_CONFIGS = {
                       box_head=dict(type='TwoFCBoxHead', in_channels=256, fc_channels=32)),
         instance_memory=dict(capacity=100, num_keys=20, num_heads=4),
         pixel_memory=dict(capacity=100, num_keys=20, num_heads=4)),
+    ('MODELS', 'ContextAggregator'): dict(type='ContextAggregator', dim=32, entry_dim=40, bottleneck_dim=16),
+    ('MODELS', 'ContextRCNN'): dict(
+        type='ContextRCNN',
+        backbone=dict(type='TimmBackbone', model_name='resnet18', out_indices=(3,)),
+        rpn_head=dict(type='RPNHead', in_channels=256, anchor_sizes=((32, 64),)),
+        roi_head=dict(type='StandardRoIHead', num_classes=3,
+                      box_head=dict(type='TwoFCBoxHead', in_channels=256, fc_channels=32)),
+        camera_memory=dict(capacity=100, horizon='week'), attention=dict(bottleneck_dim=16, num_keys=8)),
     # PatchCore (issue 9)
     ('MODELS', 'PatchCore'): dict(
         type='PatchCore', backbone=dict(type='TimmBackbone', model_name='resnet18', out_indices=(2, 3)),

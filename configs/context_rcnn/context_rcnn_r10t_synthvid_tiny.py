@@ -30,16 +30,14 @@ load_from = 'work_dirs/tiny_v5/iter_3000.pth'   # the single-frame baseline, fro
 train_dataloader = dict(dataset=dict(
     data_root=data_root, ann_file='annotations/synthvid_cam_train.json',
     data_prefix=dict(img_path='cam_train/frames')))
-val_dataloader = dict(dataset=dict(
-    data_root=data_root, ann_file='annotations/synthvid_cam_val.json', data_prefix=dict(img_path='cam_val/frames')))
 test_dataloader = dict(dataset=dict(
     data_root=data_root, ann_file='annotations/synthvid_cam_test.json', data_prefix=dict(img_path='cam_test/frames')))
-val_evaluator = dict(ann_file=data_root + 'annotations/synthvid_cam_val.json')
 test_evaluator = dict(ann_file=data_root + 'annotations/synthvid_cam_test.json')
 
-# The frozen detector makes an iteration cheap; the val bank is another file, so no
-# validation inside training.
-train_cfg = dict(max_iters=1000, val_interval=100000)
+# The frozen detector makes an iteration cheap. No validation inside training: val needs
+# its own bank (model.memory_file), so evaluate with tools/test.py.
+val_dataloader, val_cfg, val_evaluator = None, None, None
+train_cfg = dict(max_iters=1000)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
     dict(type='MultiStepLR', by_epoch=False, begin=0, end=1000, milestones=[800], gamma=0.1)]

@@ -281,7 +281,7 @@ def test_build_memory_train_and_test_tools_on_the_tiny_config(camera_root, tmp_p
     assert memory.cameras and set(memory.cameras) <= {10, 11}
     run_tool('tools/train.py', CONFIG, '--work-dir', tmp_path / 'work', '--cfg-options', *data,
              f'model.memory_file={banks["train"]}', f'load_from={base}', 'train_dataloader.batch_size=2',
-             'train_cfg.max_iters=2', 'val_dataloader=None', 'val_cfg=None', 'val_evaluator=None',
+             'train_cfg.max_iters=2',
              'train_dataloader.dataset.pipeline.2.scale=(64,64)')
     state = torch.load(tmp_path / 'work' / 'iter_2.pth', weights_only=True)['state_dict']
     assert any('aggregators.1.attention' in key for key in state)
