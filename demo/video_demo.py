@@ -4,6 +4,7 @@ track objects given by boxes on the first frame.
     python demo/video_demo.py SOURCE CONFIG [CHECKPOINT] [--out out.mp4] [--show]
                               [--score-thr 0.3] [--device cpu|cuda] [--max-frames N]
                               [--prompt-box x1,y1,x2,y2 ... | --prompts boxes.json]
+                              [--camera ID [--start-time 2024-06-01T08:00:00]]
 
 SOURCE is a video file, a folder of frames, an image, or a webcam index (``0``). Memory
 models run online: each frame reads memory built from the frames before it.
@@ -13,7 +14,12 @@ objects to track, as boxes in the first frame's pixels: ``--prompt-box x1,y1,x2,
 per object (ids 1, 2, ... in order), or ``--prompts boxes.json`` holding a list of boxes
 ``[[x1, y1, x2, y2], ...]`` or ids and boxes ``{"3": [x1, y1, x2, y2], ...}``. Each object
 is drawn with its mask, box, id and presence score, in its id's colour, on the frames
-where its presence score is at least ``--score-thr``. Files show
+where its presence score is at least ``--score-thr``.
+
+``--camera ID`` says which camera the source is, for per-camera memory (Context R-CNN,
+configs/context_rcnn/): frames read that camera's memory and add their detections to it.
+They are stamped from ``--start-time`` (ISO 8601; default: now) at the source's fps; a
+webcam uses the wall clock. Files show
 a progress line (frames, fps, ETA); webcams show a live fps counter, also drawn on the
 frames. Without ``--show`` nothing opens a window, so the demo runs headless. Ctrl-C (or
 q / Esc in the window) stops it; the output video keeps the frames written so far.
@@ -30,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from vmem.apis.model_init import DEVICES, init_model  # noqa: E402
 from vmem.apis.sam2_predictor import StreamingTracker  # noqa: E402
 from vmem.apis.video_inference import VideoInferencer  # noqa: E402
+from vmem.datasets.camera_traps import parse_timestamp  # noqa: E402
 from vmem.utils import register_all_modules  # noqa: E402
 from vmem.utils.progress import FrameProgress  # noqa: E402
 from vmem.video import VideoReadError, VideoWriteError, VideoWriter, open_video  # noqa: E402
@@ -63,7 +70,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='trackers: a box around an object on the first frame (repeat for more objects)')
     parser.add_argument('--prompts', metavar='FILE.json',
                         help='trackers: first-frame boxes, [[x1, y1, x2, y2], ...] or {"<id>": [x1, y1, x2, y2]}')
+    parser.add_argument('--camera', type=int, help='detectors with per-camera memory: the camera id of SOURCE')
+    parser.add_argument('--start-time', help='with --camera: when SOURCE starts, ISO 8601 (default: now)')
     args = parser.parse_args(argv)
+    if args.start_time is not None and args.camera is None:
+        parser.error('--start-time needs --camera')
     if args.out is None and not args.show:
         parser.error('nothing to do: give --out FILE.mp4, --show, or both')
     if args.max_frames is not None and args.max_frames < 1:
@@ -153,7 +164,9 @@ def start_predictions(model, source, *, boxes: dict, args: argparse.Namespace):
         raise ValueError(f'{args.config}: {type(model).__name__} is not a tracker and takes no '
                          '--prompt-box/--prompts; they are for trackers (e.g. configs/sam2/)')
     inferencer = VideoInferencer(model=model)
-    predictions = ((result.frame, result.instances) for result in inferencer(source, max_frames=args.max_frames))
+    start = None if args.start_time is None else parse_timestamp(args.start_time, where='--start-time')
+    predictions = ((result.frame, result.instances) for result in
+                   inferencer(source, max_frames=args.max_frames, camera=args.camera, start_time=start))
     return predictions, DetectionDrawer(class_names=inferencer.class_names, score_thr=args.score_thr)
 
 

@@ -173,3 +173,20 @@ def test_a_model_without_a_config_is_refused():
     del model.cfg
     with pytest.raises(ValueError, match='init_model'):
         VideoInferencer(model=model)
+
+
+def test_a_camera_stream_grows_that_cameras_memory_across_videos(synthvid):
+    config = str(ROOT / 'configs/context_rcnn/context_rcnn_r10t_synthvid_tiny.py')
+    model = init_model(config, None, cfg_options={'model.memory_file': None, 'model.inference_mode': 'online',
+                                                  'model.camera_memory.score_thr': 0.0, **KEEP_ALL})
+    inferencer = VideoInferencer(model=model)
+    assert len(list(inferencer(video_file(synthvid, 0)))) == 5
+    assert len(model.camera_memory) == 0                      # no camera given: a single-frame detector
+    list(inferencer(video_file(synthvid, 0), camera=7, start_time=1_700_000_000.0))
+    first = model.camera_memory.size(7)
+    stamps = model.camera_memory.bank.bank(7).read().fields['time']
+    assert first > 0 and stamps.min() >= 1_700_000_000.0 and stamps.max() < 1_700_000_001.0   # 25 fps
+    list(inferencer(video_file(synthvid, 1), camera=7, start_time=1_700_000_100.0))
+    assert model.camera_memory.size(7) > first                # a camera's memory outlives a video
+    with pytest.raises(ValueError, match='camera must be an int'):
+        next(inferencer(video_file(synthvid, 0), camera='north'))

@@ -43,7 +43,8 @@ def build_camera_memory(detector, batches: Iterable[dict], memory: CameraMemory,
                 continue
             report.entries_written += memory.write(
                 meta['camera'], features=features, boxes=normalised_cxcywh(boxes, meta, tuple(inputs.shape[-2:])),
-                scores=scores, timestamp=meta['timestamp'], image_id=meta.get('img_id', -1))
+                scores=scores, timestamp=meta['timestamp'], image_id=meta.get('img_id', -1),
+                video_id=meta.get('video_id'))
         if progress is not None:
             progress(report.frames)
     return report

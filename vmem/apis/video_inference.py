@@ -107,27 +107,41 @@ class VideoInferencer:
             return [TRANSFORMS.build(copy.deepcopy(step)) for step in steps]
 
     # -- one stream -----------------------------------------------------------------------
-    def __call__(self, source: VideoSourceSpec | FrameSource, *,
-                 max_frames: Optional[int] = None) -> Iterator[FramePrediction]:
-        """Predictions for the frames of ``source`` in order (the first ``max_frames``)."""
+    def __call__(self, source: VideoSourceSpec | FrameSource, *, max_frames: Optional[int] = None,
+                 camera: Optional[int] = None, start_time: Optional[float] = None) -> Iterator[FramePrediction]:
+        """Predictions for the frames of ``source`` in order (the first ``max_frames``).
+
+        ``camera``: the id of the camera the stream comes from, for per-camera memory
+        (Context R-CNN reads and grows that camera's memory, kept from earlier streams of
+        the same camera). Its frames are then stamped ``start_time`` (seconds since the
+        epoch; default: now) plus their index over the stream's fps; a live stream without
+        a frame count is stamped with the wall clock."""
         if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int)
                                        or max_frames < 1):
             raise ValueError(f'max_frames must be a positive int or None, got {max_frames!r}')
+        if camera is not None and (isinstance(camera, bool) or not isinstance(camera, int)):
+            raise ValueError(f'camera must be an int id or None, got {camera!r}')
         owned = not isinstance(source, FrameSource)
         stream = open_video(source) if owned else source
+        clock = None
+        if camera is not None:
+            clock = _frame_clock(start_time, fps=stream.fps, live=stream.num_frames is None)
         try:
-            yield from self._predict_frames(stream, video_length=stream.num_frames, max_frames=max_frames)
+            yield from self._predict_frames(stream, video_length=stream.num_frames, max_frames=max_frames,
+                                            camera=camera, clock=clock)
         finally:
             if owned:
                 stream.close()
 
     def _predict_frames(self, frames: Iterable[np.ndarray], *, video_length: Optional[int],
-                        max_frames: Optional[int]) -> Iterator[FramePrediction]:
+                        max_frames: Optional[int], camera: Optional[int] = None,
+                        clock: Optional[Callable[[int], float]] = None) -> Iterator[FramePrediction]:
         video_id = self._start_video()
         for frame_index, frame in enumerate(frames):
             start = time.perf_counter()
+            where = {} if camera is None else dict(camera=camera, timestamp=clock(frame_index))
             instances = self.predict_frame(frame, video_id=video_id, frame_id=frame_index,
-                                           video_length=video_length)
+                                           video_length=video_length, **where)
             yield FramePrediction(frame_index=frame_index, frame=frame, instances=instances,
                                   seconds=time.perf_counter() - start)
             if max_frames is not None and frame_index + 1 >= max_frames:
@@ -141,12 +155,14 @@ class VideoInferencer:
         return self._videos_started - 1
 
     def predict_frame(self, frame: np.ndarray, *, video_id: int, frame_id: int,
-                      video_length: Optional[int] = None) -> InstanceData:
+                      video_length: Optional[int] = None, camera: Optional[int] = None,
+                      timestamp: Optional[float] = None) -> InstanceData:
         """Predictions for one RGB uint8 frame, frame ``frame_id`` of video ``video_id``
-        (memory models reset when the video changes and at frame 0)."""
+        (memory models reset when the video changes and at frame 0), optionally from
+        ``camera`` at ``timestamp`` (seconds; per-camera memory)."""
         results: dict[str, Any] = dict(img=frame, img_id=frame_id, video_id=video_id, frame_id=frame_id)
-        if video_length is not None:
-            results['video_length'] = video_length
+        optional = dict(video_length=video_length, camera=camera, timestamp=timestamp)
+        results.update({key: value for key, value in optional.items() if value is not None})
         for step in self._pipeline:
             results = step(results)
             if results is None:
@@ -193,6 +209,15 @@ class VideoInferencer:
             report.seconds = time.perf_counter() - start
             reports.append(report)
         return reports
+
+
+def _frame_clock(start_time: Optional[float], *, fps: Optional[float], live: bool) -> Callable[[int], float]:
+    """Frame index -> seconds since the epoch."""
+    if live and start_time is None:
+        return lambda index: time.time()
+    start = time.time() if start_time is None else float(start_time)
+    rate = fps if fps and fps > 0 else 30.0
+    return lambda index: start + index / rate
 
 
 class _SourceFailed(Exception):

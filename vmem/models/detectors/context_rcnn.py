@@ -15,6 +15,8 @@ from vmem.structures import DetDataSample
 from .faster_rcnn import FasterRCNN, Sample, ground_truth, to_original_image
 
 INFERENCE_MODES = ('offline', 'online')
+TRAIN_EXCLUDES = ('image', 'video')
+VALUES_FROM = ('entry', 'features')
 
 
 @MODELS.register_module()
@@ -38,6 +40,12 @@ class ContextRCNN(FasterRCNN):
       which grows as frames arrive, bounded by capacity and horizon. False trains the
       whole detector, as the paper does, against a bank from a separate frozen detector.
     - ``inference_mode='offline'``: the paper's protocol, memory = the loaded bank.
+    - ``train_exclude``: what a training frame may not read besides itself: 'image' (its
+      own entries only) or 'video' (every frame of its own video/sequence, so that the
+      attention learns to use other visits of the camera, not the frames next to it).
+      At inference a frame leaves out only its own entries.
+    - ``values_from``: 'entry' (features, box and time, as in the paper) or 'features'
+      (values from the features only; box and time still shape the attention weights).
 
     Frames need ``camera`` and ``timestamp`` in their metainfo (`CocoVideoDataset` gives
     them for SynthVID and COCO Camera Traps files). A frame without a timestamp reads its
@@ -47,13 +55,18 @@ class ContextRCNN(FasterRCNN):
     def __init__(self, *, backbone: dict, rpn_head: dict, roi_head: dict, neck: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, camera_memory: Optional[dict] = None,
                  attention: Optional[dict] = None, memory_file: Optional[str] = None,
-                 inference_mode: str = 'offline', freeze_detector: bool = True, init_cfg=None):
-        if inference_mode not in INFERENCE_MODES:
-            raise ValueError(f'inference_mode must be one of {INFERENCE_MODES}, got {inference_mode!r}')
+                 inference_mode: str = 'offline', freeze_detector: bool = True, train_exclude: str = 'image',
+                 values_from: str = 'entry', init_cfg=None):
+        for name, value, allowed in (('inference_mode', inference_mode, INFERENCE_MODES),
+                                     ('train_exclude', train_exclude, TRAIN_EXCLUDES),
+                                     ('values_from', values_from, VALUES_FROM)):
+            if value not in allowed:
+                raise ValueError(f'{name} must be one of {allowed}, got {value!r}')
         feature_dim = roi_head.get('box_head', {}).get('fc_channels', 1024)
         memory = CameraMemory(feature_dim=feature_dim, **(camera_memory or {}))
         roi_head = copy.deepcopy(roi_head)
-        aggregator = dict(type='ContextAggregator', dim=feature_dim, entry_dim=memory.entry_dim, **(attention or {}))
+        aggregator = dict(type='ContextAggregator', dim=feature_dim, entry_dim=memory.entry_dim,
+                          value_dim=feature_dim if values_from == 'features' else None, **(attention or {}))
         roi_head['box_head']['aggregators'] = [None, aggregator]
         super().__init__(backbone=backbone, neck=neck, rpn_head=rpn_head, roi_head=roi_head,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -61,6 +74,7 @@ class ContextRCNN(FasterRCNN):
         self.__dict__['camera_memory'] = memory
         self.inference_mode = inference_mode
         self.freeze_detector = freeze_detector
+        self.train_exclude = train_exclude
         self.memory_file = memory_file
         if memory_file:
             memory.load(memory_file)
@@ -78,16 +92,20 @@ class ContextRCNN(FasterRCNN):
         return self
 
     # -- memory -----------------------------------------------------------------------------
-    def reset_memory(self) -> None:
-        """Forget every camera (e.g. before an online run over new data)."""
+    def forget_cameras(self) -> None:
+        """Forget every camera (e.g. before an online run over new data). Not called
+        ``reset_memory``: a camera's memory outlives a video, so stream drivers that reset
+        per-video memory leave it alone."""
         self.camera_memory.reset()
 
     def _reads(self, samples: Sequence[DetDataSample]) -> Dict[str, List[Optional[CameraRead]]]:
         reads = []
         for sample in samples:
             meta = sample.metainfo
+            whole_video = self.training and self.train_exclude == 'video'
             reads.append(self.camera_memory.read(meta.get('camera'), timestamp=meta.get('timestamp'),
-                                                 exclude_image=meta.get('img_id')))
+                                                 exclude_image=meta.get('img_id'),
+                                                 exclude_video=meta.get('video_id') if whole_video else None))
         return {CONTEXT_READS_KEY: reads}
 
     @torch.no_grad()
@@ -100,7 +118,8 @@ class ContextRCNN(FasterRCNN):
             if meta.get('camera') is None or meta.get('timestamp') is None or len(found) == 0:
                 continue
             self.camera_memory.write(meta['camera'], features=feats, boxes=normalised_cxcywh(found, meta, batch_shape),
-                                     scores=scores, timestamp=meta['timestamp'], image_id=meta.get('img_id', -1))
+                                     scores=scores, timestamp=meta['timestamp'], image_id=meta.get('img_id', -1),
+                                     video_id=meta.get('video_id'))
 
     # -- modes ------------------------------------------------------------------------------
     def loss(self, inputs: torch.Tensor, data_samples: Sequence[Sample]) -> Dict[str, torch.Tensor]:

@@ -20,7 +20,8 @@ from safetensors import safe_open
 from vmem.memory import HORIZONS, GroupedMemoryBank, load_memory, save_memory
 
 BOX_DIMS, TIME_DIMS = 4, 4
-FIELDS = dict(time='float64', image_id='int64', score='float32')
+FIELDS = dict(time='float64', image_id='int64', video_id='int64', score='float32')
+_UNKNOWN = dict(image_id=-1, video_id=-1)   # what a file written without these fields gets
 _DAY, _YEAR = 86400.0, 365.25 * 86400.0
 
 
@@ -86,9 +87,9 @@ class CameraMemory:
         self.max_per_frame, self.score_thr, self.seed = max_per_frame, score_thr, seed
         self.bank = self._new_bank(capacity)
 
-    def _new_bank(self, capacity: int) -> GroupedMemoryBank:
+    def _new_bank(self, capacity: int, fields: Optional[dict] = None) -> GroupedMemoryBank:
         # persistent: the bank's own state_dict is its file; it is not a child of the model
-        return GroupedMemoryBank(capacity_per_group=capacity, dim=self.entry_dim, fields=FIELDS,
+        return GroupedMemoryBank(capacity_per_group=capacity, dim=self.entry_dim, fields=fields or FIELDS,
                                  time_field='time', write_policy='RandomReplace', seed=self.seed)
 
     @property
@@ -121,7 +122,7 @@ class CameraMemory:
 
     @torch.no_grad()
     def write(self, camera: int, *, features: torch.Tensor, boxes: torch.Tensor, scores: torch.Tensor,
-              timestamp: float, image_id: int = -1) -> int:
+              timestamp: float, image_id: int = -1, video_id: Optional[int] = None) -> int:
         """Store one frame's detections (features [n, feature_dim], normalised cxcywh boxes,
         scores, best first or not); returns how many were kept. With a horizon, entries
         older than it (relative to this frame) are dropped: a live camera's memory."""
@@ -131,17 +132,19 @@ class CameraMemory:
             return 0
         entries = self.encode(features[keep].detach().cpu(), boxes[keep].detach().cpu(), timestamp)
         self.bank.write(int(camera), entries, time=torch.full((len(keep),), float(timestamp), dtype=torch.float64),
-                        image_id=int(image_id), score=scores[keep].detach().float().cpu())
+                        image_id=int(image_id), video_id=-1 if video_id is None else int(video_id),
+                        score=scores[keep].detach().float().cpu())
         if self.horizon is not None:
             bank = self.bank.bank(int(camera))
             bank.remove(bank.mask(time=(None, float(timestamp) - self.horizon)))
         return len(keep)
 
     # ----------------------------------------------------------------- reading
-    def read(self, camera: Optional[int], *, timestamp: Optional[float], exclude_image: Optional[int] = None
-             ) -> Optional[CameraRead]:
+    def read(self, camera: Optional[int], *, timestamp: Optional[float], exclude_image: Optional[int] = None,
+             exclude_video: Optional[int] = None) -> Optional[CameraRead]:
         """The camera's entries within the horizon of ``timestamp`` (all of them when the
-        frame has no time), leaving out those written by ``exclude_image``. None for a
+        frame has no time), leaving out those written by ``exclude_image`` and by the
+        frames of ``exclude_video``. None for a
         camera with no memory, an unknown one included: the detector then works as a
         single-frame one."""
         if camera is None or int(camera) not in self.bank.groups:
@@ -153,6 +156,8 @@ class CameraMemory:
             where = bank.mask()
         if exclude_image is not None:
             where &= bank.field('image_id') != int(exclude_image)
+        if exclude_video is not None:
+            where &= bank.field('video_id') != int(exclude_video)
         read = bank.read(where, columns=('write_step',))
         return CameraRead(int(camera), bank, read.slots, read.write_step)
 
@@ -183,7 +188,14 @@ class CameraMemory:
             raise ValueError(f'{path} holds {file_dim}-d entries ({file_dim - BOX_DIMS - TIME_DIMS}-d features + '
                              f'box + time) but this model stores {self.entry_dim}-d ones ({self.feature_dim}-d '
                              'features): the file was built with a detector of another box-head width')
-        stored = self._new_bank(file_capacity)
+        prefix = next(name for name in shapes if name.endswith('.keys'))[:-len('keys')]
+        in_file = {name[len(prefix) + len('field_'):] for name in shapes
+                   if name.startswith(prefix + 'field_')}
+        missing = set(FIELDS) - in_file - set(_UNKNOWN)
+        if missing or in_file - set(FIELDS):
+            raise ValueError(f'{path}: fields {sorted(in_file)} are not a camera memory file '
+                             f'(expected {sorted(FIELDS)})')
+        stored = self._new_bank(file_capacity, {name: FIELDS[name] for name in FIELDS if name in in_file})
         load_memory(stored, path)
         generator = torch.Generator().manual_seed(self.seed)
         self.reset()
@@ -193,7 +205,8 @@ class CameraMemory:
             if len(order) > self.capacity:
                 chosen = torch.randperm(len(order), generator=generator)[:self.capacity]
                 order = order[chosen.sort().values]
-            self.bank.write(camera, read.keys[order], **{name: read.fields[name][order] for name in FIELDS})
+            fields = {name: read.fields[name][order] if name in read.fields else _UNKNOWN[name] for name in FIELDS}
+            self.bank.write(camera, read.keys[order], **fields)
 
     def extra_repr(self) -> str:
         return (f'feature_dim={self.feature_dim}, capacity={self.capacity}, horizon={self.horizon}, '

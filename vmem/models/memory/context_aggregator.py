@@ -30,10 +30,10 @@ class ContextAggregator(nn.Module):
     """
 
     def __init__(self, *, dim: int, entry_dim: int, bottleneck_dim: int = 2048, temperature: float = 0.01,
-                 num_keys: Optional[int] = None):
+                 num_keys: Optional[int] = None, value_dim: Optional[int] = None):
         super().__init__()
         self.attention = ContextAttention(dim=dim, entry_dim=entry_dim, bottleneck_dim=bottleneck_dim,
-                                          temperature=temperature, num_keys=num_keys)
+                                          temperature=temperature, num_keys=num_keys, value_dim=value_dim)
         self._cache: Dict[int, Tuple[torch.Tensor, torch.Tensor]] = {}   # camera -> (projections, write steps)
 
     def train(self, mode: bool = True):
