@@ -240,7 +240,7 @@ def test_online_memory_grows_per_camera_from_past_frames_and_stays_bounded(camer
             seen.append((before, model.camera_memory.size(sample.metainfo['camera'])))
     assert seen[0][0] == 0 and all(after <= 5 for _, after in seen) and seen[-1][1] == 5
     assert all(after >= before for before, after in seen)
-    model.reset_memory()
+    model.forget_cameras()
     assert len(model.camera_memory) == 0
 
 
@@ -291,3 +291,31 @@ def test_build_memory_train_and_test_tools_on_the_tiny_config(camera_root, tmp_p
                       '--cfg-options', *data[3:], f'model.memory_file={banks["test"]}',
                       f'test_evaluator.ann_file={camera_root}annotations/synthvid_cam_val.json')
     assert '| vid/mAP ' in stdout
+
+
+def test_training_can_leave_out_the_whole_video_and_values_can_skip_box_and_time(camera_root):
+    model = build(train_exclude='video', values_from='features')
+    attention = model.roi_head.box_head.aggregators['1'].attention
+    assert attention.value.in_features == 256 and attention.key.in_features == 264
+    batch = next(iter(loader_for(camera_root, 'cam_train')))
+    meta = batch['data_samples'][0].metainfo
+    memory = model.camera_memory
+    for frame, video in ((1, meta['video_id']), (2, meta['video_id']), (3, meta['video_id'] + 100)):
+        memory.write(meta['camera'], features=torch.randn(1, 256), boxes=torch.rand(1, 4), scores=torch.ones(1),
+                     timestamp=meta['timestamp'], image_id=10_000 + frame, video_id=video)
+    samples = batch['data_samples']
+    assert len(model.train()._reads(samples)['camera_reads'][0]) == 1     # only the other video's entry
+    assert len(model.eval()._reads(samples)['camera_reads'][0]) == 3      # inference: all but its own
+    with pytest.raises(ValueError, match='train_exclude'):
+        build(train_exclude='camera')
+
+
+def test_a_bank_file_without_video_ids_still_loads(tmp_path):
+    from vmem.memory import GroupedMemoryBank, save_memory
+    old = GroupedMemoryBank(capacity_per_group=8, dim=12, fields=dict(time='float64', image_id='int64', score='float32'),
+                            time_field='time', write_policy='RandomReplace')
+    old.write(4, torch.randn(3, 12), time=torch.zeros(3, dtype=torch.float64), image_id=5, score=torch.ones(3))
+    save_memory(old, tmp_path / 'old.safetensors')
+    memory = CameraMemory(feature_dim=4)
+    memory.load(tmp_path / 'old.safetensors')
+    assert memory.size(4) == 3 and (memory.bank.bank(4).read().fields['video_id'] == -1).all()
