@@ -78,6 +78,20 @@ def test_sparse_attention_reads_exactly_each_querys_top_k_keys(generator):
                                                                          sparse.value.weight))
 
 
+def test_matched_init_makes_a_query_attend_to_its_own_features_before_training(generator):
+    attention = ContextAttention(dim=8, entry_dim=16, bottleneck_dim=32, embedding='linear', matched_init=True)
+    features = torch.randn(3, 8, generator=generator)
+    entries = torch.cat([torch.randn(5, 8, generator=generator), features], 0)
+    entries = torch.cat([entries, torch.randn(8, 8, generator=generator)], 1)      # box and time: ignored at first
+    queries = attention._embed(attention.query, features)
+    keys = attention.project_entries(entries)[:, :32]
+    cosines = queries @ keys.t()
+    torch.testing.assert_close(cosines[:, 5:].diagonal(), torch.ones(3))
+    assert (cosines.argmax(1) == torch.arange(5, 8)).all()
+    with pytest.raises(ValueError, match='embedding'):
+        ContextAttention(dim=8, entry_dim=16, embedding='gelu')
+
+
 def test_attention_bad_settings_and_entries():
     with pytest.raises(ValueError, match='temperature'):
         ContextAttention(dim=8, entry_dim=6, temperature=0)
@@ -152,7 +166,7 @@ def test_aggregator_cache_gives_the_uncached_result_and_follows_new_writes():
         write_frame(memory, 5, float(step), image_id=step, seed=step)
         reads = [memory.read(5, timestamp=None), None]
         out = aggregator(features, rois=rois, context={'camera_reads': reads})
-        expected = aggregator.attention(features[:2], reads[0].entries)
+        expected = aggregator.attention(features[:2], reads[0].entries, query_input=F.relu(features[:2]))
         torch.testing.assert_close(out[:2], expected)
         assert torch.equal(out[2:], features[2:])   # the second image has no memory
 

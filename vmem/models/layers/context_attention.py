@@ -24,10 +24,18 @@ class ContextAttention(nn.Module):
     which is what keeps large banks cheap. ``value_dim``: values are made from the
     entries' first ``value_dim`` numbers only (e.g. their features, leaving box and time
     to the keys, which use the whole entry); None: the whole entry.
+
+    ``embedding``: 'relu' (linear + ReLU, then L2 norm, as the paper) or 'linear' (no
+    ReLU). ``matched_init``: the key projection of the entries' first ``dim`` numbers
+    starts equal to the query projection, and the rest of it at zero; with 'linear', a
+    random projection keeps cosines roughly as they are, so before any training a query
+    already attends to the entries whose features are most like its own (box features
+    of the same object seen before) instead of to random ones.
     """
 
     def __init__(self, *, dim: int, entry_dim: int, bottleneck_dim: int = 2048, temperature: float = 0.01,
-                 num_keys: Optional[int] = None, value_dim: Optional[int] = None):
+                 num_keys: Optional[int] = None, value_dim: Optional[int] = None, embedding: str = 'relu',
+                 matched_init: bool = False):
         super().__init__()
         for name, value in (('dim', dim), ('entry_dim', entry_dim), ('bottleneck_dim', bottleneck_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -39,6 +47,11 @@ class ContextAttention(nn.Module):
         value_dim = entry_dim if value_dim is None else value_dim
         if isinstance(value_dim, bool) or not isinstance(value_dim, int) or not 1 <= value_dim <= entry_dim:
             raise ValueError(f'value_dim must be an int in [1, entry_dim={entry_dim}] or None, got {value_dim!r}')
+        if embedding not in ('relu', 'linear'):
+            raise ValueError(f"embedding must be 'relu' or 'linear', got {embedding!r}")
+        if matched_init and entry_dim < dim:
+            raise ValueError(f'matched_init needs entries that start with {dim} features, got entry_dim={entry_dim}')
+        self.embedding = embedding
         self.dim, self.entry_dim, self.bottleneck_dim = dim, entry_dim, bottleneck_dim
         self.temperature, self.num_keys, self.value_dim = temperature, num_keys, value_dim
         self.query = nn.Linear(dim, bottleneck_dim)
@@ -47,10 +60,15 @@ class ContextAttention(nn.Module):
         self.out = nn.Linear(bottleneck_dim, dim)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        if matched_init:
+            with torch.no_grad():
+                self.key.weight.zero_()
+                self.key.weight[:, :dim] = self.query.weight
+                self.key.bias.copy_(self.query.bias)
 
-    @staticmethod
-    def _embed(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(F.relu(layer(x)), dim=-1)
+    def _embed(self, layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+        projected = layer(x)
+        return F.normalize(F.relu(projected) if self.embedding == 'relu' else projected, dim=-1)
 
     def project_entries(self, entries: torch.Tensor) -> torch.Tensor:
         """Memory entries [N, entry_dim] -> their keys and values side by side [N, 2 * bottleneck]
@@ -59,10 +77,12 @@ class ContextAttention(nn.Module):
                          dim=-1)
 
     def forward(self, features: torch.Tensor, entries: Optional[torch.Tensor] = None, *,
-                projected: Optional[torch.Tensor] = None, allowed: Optional[torch.Tensor] = None) -> torch.Tensor:
+                projected: Optional[torch.Tensor] = None, allowed: Optional[torch.Tensor] = None,
+                query_input: Optional[torch.Tensor] = None) -> torch.Tensor:
         """``features`` [Q, dim] enhanced by memory ``entries`` [N, entry_dim] (or their
         ``projected`` keys/values from `project_entries`); ``allowed`` (bool [N]) masks
-        entries out. Nothing to attend to: ``features`` come back unchanged."""
+        entries out; ``query_input`` (default: ``features``) is what the queries are made
+        from. Nothing to attend to: ``features`` come back unchanged."""
         if projected is None:
             if entries is None or entries.shape[0] == 0:
                 return features
@@ -74,7 +94,7 @@ class ContextAttention(nn.Module):
         if num_allowed == 0 or features.shape[0] == 0:
             return features
         keys, values = projected.split(self.bottleneck_dim, dim=-1)
-        queries = self._embed(self.query, features)
+        queries = self._embed(self.query, features if query_input is None else query_input)
         if self.num_keys is None or self.num_keys >= num_allowed:
             logits = queries @ keys.t() / self.temperature
             if allowed is not None:
@@ -94,4 +114,5 @@ class ContextAttention(nn.Module):
 
     def extra_repr(self) -> str:
         return (f'dim={self.dim}, entry_dim={self.entry_dim}, bottleneck_dim={self.bottleneck_dim}, '
-                f'temperature={self.temperature}, num_keys={self.num_keys}, value_dim={self.value_dim}')
+                f'temperature={self.temperature}, num_keys={self.num_keys}, value_dim={self.value_dim}, '
+                f'embedding={self.embedding!r}')

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vmem.models.layers.context_attention import ContextAttention
@@ -25,15 +26,20 @@ class ContextAggregator(nn.Module):
     static bank is projected once, a live one only for its new entries. The cache is
     dropped whenever the weights may change (``train()``, loading a state dict).
 
+    Queries are made from the features after the ReLU that follows this aggregator in the
+    box head: the space the entries (box-head outputs) were stored in.
+
     Args: ``dim`` (box features), ``entry_dim`` (memory entries) and the
     `ContextAttention` settings.
     """
 
     def __init__(self, *, dim: int, entry_dim: int, bottleneck_dim: int = 2048, temperature: float = 0.01,
-                 num_keys: Optional[int] = None, value_dim: Optional[int] = None):
+                 num_keys: Optional[int] = None, value_dim: Optional[int] = None, embedding: str = 'relu',
+                 matched_init: bool = False):
         super().__init__()
         self.attention = ContextAttention(dim=dim, entry_dim=entry_dim, bottleneck_dim=bottleneck_dim,
-                                          temperature=temperature, num_keys=num_keys, value_dim=value_dim)
+                                          temperature=temperature, num_keys=num_keys, value_dim=value_dim,
+                                          embedding=embedding, matched_init=matched_init)
         self._cache: Dict[int, Tuple[torch.Tensor, torch.Tensor]] = {}   # camera -> (projections, write steps)
 
     def train(self, mode: bool = True):
@@ -58,9 +64,9 @@ class ContextAggregator(nn.Module):
             if read is None or len(read.slots) == 0:
                 parts.append(part)
             elif self.training:
-                parts.append(self.attention(part, read.entries.to(part.device)))
+                parts.append(self.attention(part, read.entries.to(part.device), query_input=F.relu(part)))
             else:
-                parts.append(self.attention(part, projected=self._projections(read, part),
+                parts.append(self.attention(part, projected=self._projections(read, part), query_input=F.relu(part),
                                             allowed=self._allowed(read, part.device)))
         return torch.cat(parts)
 
