@@ -333,3 +333,25 @@ def test_a_bank_file_without_video_ids_still_loads(tmp_path):
     memory = CameraMemory(feature_dim=4)
     memory.load(tmp_path / 'old.safetensors')
     assert memory.size(4) == 3 and (memory.bank.bank(4).read().fields['video_id'] == -1).all()
+
+
+def test_short_term_attention_reads_nearby_frames_in_parallel_with_the_long_term_one(camera_root):
+    model = build(short_term=dict(window=2.0, bottleneck_dim=32)).eval()
+    aggregator = model.roi_head.box_head.aggregators['1']
+    assert aggregator.short_attention.bottleneck_dim == 32 and aggregator.attention.bottleneck_dim == 128
+    batch = next(iter(loader_for(camera_root, 'cam_val')))
+    meta = batch['data_samples'][0].metainfo
+    for offset in (1.0, 100.0, 86400.0):   # a nearby frame, the same hour, another day
+        write_frame(model.camera_memory, meta['camera'], meta['timestamp'] + offset, count=1,
+                    image_id=50_000 + int(offset), scores=torch.ones(1))
+    reads = model._reads(batch['data_samples'])
+    assert len(reads['camera_reads'][0]) == 3 and len(reads['short_term_reads'][0]) == 1
+    for attention in (aggregator.attention, aggregator.short_attention):
+        torch.nn.init.normal_(attention.out.weight)
+    features, rois = torch.randn(4, 256), torch.zeros(4, 5)
+    both = aggregator(features, rois=rois, context=reads)
+    long_only = aggregator(features, rois=rois, context={'camera_reads': reads['camera_reads']})
+    short_only = aggregator(features, rois=rois, context={'short_term_reads': reads['short_term_reads']})
+    torch.testing.assert_close(both, long_only + short_only - features)
+    with pytest.raises(ValueError, match='window'):
+        build(short_term=dict(bottleneck_dim=32))

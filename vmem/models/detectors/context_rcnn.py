@@ -8,7 +8,7 @@ import torch
 from mmengine.structures import InstanceData
 
 from vmem.models.memory.camera_memory import CameraMemory, CameraRead
-from vmem.models.memory.context_aggregator import CONTEXT_READS_KEY
+from vmem.models.memory.context_aggregator import CONTEXT_READS_KEY, SHORT_READS_KEY
 from vmem.registry import MODELS
 from vmem.structures import DetDataSample
 
@@ -46,6 +46,10 @@ class ContextRCNN(FasterRCNN):
       At inference a frame leaves out only its own entries.
     - ``values_from``: 'entry' (features, box and time, as in the paper) or 'features'
       (values from the features only; box and time still shape the attention weights).
+    - ``short_term=dict(window=seconds, **attention settings)``: a second attention, in
+      parallel, over the same camera's entries of nearby frames only (the paper's
+      short-term memory, here from the same bank); the long-term one still reads everything
+      within the horizon.
 
     Frames need ``camera`` and ``timestamp`` in their metainfo (`CocoVideoDataset` gives
     them for SynthVID and COCO Camera Traps files). A frame without a timestamp reads its
@@ -56,7 +60,7 @@ class ContextRCNN(FasterRCNN):
                  data_preprocessor: Optional[dict] = None, camera_memory: Optional[dict] = None,
                  attention: Optional[dict] = None, memory_file: Optional[str] = None,
                  inference_mode: str = 'offline', freeze_detector: bool = True, train_exclude: str = 'image',
-                 values_from: str = 'entry', init_cfg=None):
+                 values_from: str = 'entry', short_term: Optional[dict] = None, init_cfg=None):
         for name, value, allowed in (('inference_mode', inference_mode, INFERENCE_MODES),
                                      ('train_exclude', train_exclude, TRAIN_EXCLUDES),
                                      ('values_from', values_from, VALUES_FROM)):
@@ -65,8 +69,13 @@ class ContextRCNN(FasterRCNN):
         feature_dim = roi_head.get('box_head', {}).get('fc_channels', 1024)
         memory = CameraMemory(feature_dim=feature_dim, **(camera_memory or {}))
         roi_head = copy.deepcopy(roi_head)
+        short_term = None if short_term is None else dict(short_term)
+        short_window = None if short_term is None else short_term.pop('window', None)
+        if short_term is not None and not (isinstance(short_window, (int, float)) and short_window > 0):
+            raise ValueError(f"short_term needs window=seconds > 0, got {short_window!r}")
         aggregator = dict(type='ContextAggregator', dim=feature_dim, entry_dim=memory.entry_dim,
-                          value_dim=feature_dim if values_from == 'features' else None, **(attention or {}))
+                          value_dim=feature_dim if values_from == 'features' else None, short_term=short_term,
+                          **(attention or {}))
         roi_head['box_head']['aggregators'] = [None, aggregator]
         super().__init__(backbone=backbone, neck=neck, rpn_head=rpn_head, roi_head=roi_head,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -75,6 +84,7 @@ class ContextRCNN(FasterRCNN):
         self.inference_mode = inference_mode
         self.freeze_detector = freeze_detector
         self.train_exclude = train_exclude
+        self.short_term_window = short_window
         self.memory_file = memory_file
         if memory_file:
             memory.load(memory_file)
@@ -99,14 +109,18 @@ class ContextRCNN(FasterRCNN):
         self.camera_memory.reset()
 
     def _reads(self, samples: Sequence[DetDataSample]) -> Dict[str, List[Optional[CameraRead]]]:
-        reads = []
+        windows = {CONTEXT_READS_KEY: None}
+        if self.short_term_window is not None:
+            windows[SHORT_READS_KEY] = self.short_term_window
+        reads = {key: [] for key in windows}
         for sample in samples:
             meta = sample.metainfo
             whole_video = self.training and self.train_exclude == 'video'
-            reads.append(self.camera_memory.read(meta.get('camera'), timestamp=meta.get('timestamp'),
-                                                 exclude_image=meta.get('img_id'),
-                                                 exclude_video=meta.get('video_id') if whole_video else None))
-        return {CONTEXT_READS_KEY: reads}
+            for key, window in windows.items():
+                reads[key].append(self.camera_memory.read(
+                    meta.get('camera'), timestamp=meta.get('timestamp'), exclude_image=meta.get('img_id'),
+                    exclude_video=meta.get('video_id') if whole_video and window is None else None, window=window))
+        return reads
 
     @torch.no_grad()
     def remember(self, features: Dict[str, torch.Tensor], detections, samples: Sequence[DetDataSample],
@@ -151,7 +165,7 @@ class ContextRCNN(FasterRCNN):
         detections = self.roi_head.predict(features, proposals, batch_shape, image_sizes, context=context)
         if self.inference_mode == 'online':
             # the bank holds what the detector finds without memory, as when a bank is built
-            plain = detections if all(r is None for r in context[CONTEXT_READS_KEY]) else \
+            plain = detections if all(r is None for reads in context.values() for r in reads) else \
                 self.roi_head.predict(features, proposals, batch_shape, image_sizes)
             self.remember(features, plain, samples, batch_shape)
         for sample, (boxes, scores, labels) in zip(samples, detections):

@@ -141,17 +141,19 @@ class CameraMemory:
 
     # ----------------------------------------------------------------- reading
     def read(self, camera: Optional[int], *, timestamp: Optional[float], exclude_image: Optional[int] = None,
-             exclude_video: Optional[int] = None) -> Optional[CameraRead]:
-        """The camera's entries within the horizon of ``timestamp`` (all of them when the
-        frame has no time), leaving out those written by ``exclude_image`` and by the
-        frames of ``exclude_video``. None for a
+             exclude_video: Optional[int] = None, window: Optional[float] = None) -> Optional[CameraRead]:
+        """The camera's entries within the horizon (or ``window`` seconds, e.g. a
+        short-term read of nearby frames) of ``timestamp`` (all of them when the frame has
+        no time), leaving out those written by ``exclude_image`` and by the frames of
+        ``exclude_video``. None for a
         camera with no memory, an unknown one included: the detector then works as a
         single-frame one."""
         if camera is None or int(camera) not in self.bank.groups:
             return None
         bank = self.bank.bank(int(camera))
-        if timestamp is not None and self.horizon is not None:
-            where = bank.mask(time=(float(timestamp) - self.horizon, float(timestamp) + self.horizon))
+        span = self.horizon if window is None else float(window)
+        if timestamp is not None and span is not None:
+            where = bank.mask(time=(float(timestamp) - span, float(timestamp) + span))
         else:
             where = bank.mask()
         if exclude_image is not None:

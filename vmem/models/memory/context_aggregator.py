@@ -13,6 +13,7 @@ from vmem.registry import MODELS
 from .camera_memory import CameraRead
 
 CONTEXT_READS_KEY = 'camera_reads'   # context[...]: one Optional[CameraRead] per image of the batch
+SHORT_READS_KEY = 'short_term_reads'  # the same, for the short-term attention (nearby frames only)
 
 
 @MODELS.register_module()
@@ -20,6 +21,11 @@ class ContextAggregator(nn.Module):
     """Enhances each image's RoI features with `ContextAttention` over its camera's
     memory (``context['camera_reads'][b]``); an image without memory (None, or no
     entries) keeps its features, so the detector is then single-frame.
+
+    With ``short_term`` (`ContextAttention` settings), a second attention with its own
+    weights reads ``context['short_term_reads']`` (the entries of nearby frames) in
+    parallel; both changes are added to the features (the paper's short-term +
+    long-term variant).
 
     At inference the entries' key/value projections are cached per camera slot and
     recomputed only for slots written since (the bank's ``write_step`` says which): a
@@ -35,25 +41,41 @@ class ContextAggregator(nn.Module):
 
     def __init__(self, *, dim: int, entry_dim: int, bottleneck_dim: int = 2048, temperature: float = 0.01,
                  num_keys: Optional[int] = None, value_dim: Optional[int] = None, embedding: str = 'relu',
-                 matched_init: bool = False):
+                 matched_init: bool = False, short_term: Optional[dict] = None):
         super().__init__()
-        self.attention = ContextAttention(dim=dim, entry_dim=entry_dim, bottleneck_dim=bottleneck_dim,
-                                          temperature=temperature, num_keys=num_keys, value_dim=value_dim,
-                                          embedding=embedding, matched_init=matched_init)
-        self._cache: Dict[int, Tuple[torch.Tensor, torch.Tensor]] = {}   # camera -> (projections, write steps)
+        settings = dict(bottleneck_dim=bottleneck_dim, temperature=temperature, num_keys=num_keys,
+                        value_dim=value_dim, embedding=embedding, matched_init=matched_init)
+        self.attention = ContextAttention(dim=dim, entry_dim=entry_dim, **settings)
+        self.short_attention = None
+        if short_term is not None:
+            self.short_attention = ContextAttention(dim=dim, entry_dim=entry_dim, **{**settings, **short_term})
+        self._caches: Dict[str, Dict[int, Tuple[torch.Tensor, torch.Tensor]]] = {CONTEXT_READS_KEY: {},
+                                                                                  SHORT_READS_KEY: {}}
+
+    def _clear(self) -> None:
+        for cache in self._caches.values():
+            cache.clear()
 
     def train(self, mode: bool = True):
-        self._cache.clear()
+        self._clear()
         return super().train(mode)
 
     def _load_from_state_dict(self, *args, **kwargs):
-        self._cache.clear()
+        self._clear()
         return super()._load_from_state_dict(*args, **kwargs)
 
     def forward(self, features: torch.Tensor, *, rois: torch.Tensor, context: Optional[dict] = None) -> torch.Tensor:
-        reads: List[Optional[CameraRead]] = (context or {}).get(CONTEXT_READS_KEY) or []
-        if not any(read is not None and len(read.slots) for read in reads):
-            return features
+        context = context or {}
+        out = features
+        for key, attention in ((CONTEXT_READS_KEY, self.attention), (SHORT_READS_KEY, self.short_attention)):
+            reads: List[Optional[CameraRead]] = context.get(key) or []
+            if attention is None or not any(read is not None and len(read.slots) for read in reads):
+                continue
+            out = out + self._attend(attention, key, features, rois, reads) - features
+        return out
+
+    def _attend(self, attention: ContextAttention, key: str, features: torch.Tensor, rois: torch.Tensor,
+                reads: List[Optional[CameraRead]]) -> torch.Tensor:
         counts = torch.bincount(rois[:, 0].long(), minlength=len(reads)).tolist()
         if len(counts) != len(reads):
             raise ValueError(f'RoIs of {len(counts)} images but camera memory for {len(reads)}')
@@ -64,10 +86,11 @@ class ContextAggregator(nn.Module):
             if read is None or len(read.slots) == 0:
                 parts.append(part)
             elif self.training:
-                parts.append(self.attention(part, read.entries.to(part.device), query_input=F.relu(part)))
+                parts.append(attention(part, read.entries.to(part.device), query_input=F.relu(part)))
             else:
-                parts.append(self.attention(part, projected=self._projections(read, part), query_input=F.relu(part),
-                                            allowed=self._allowed(read, part.device)))
+                projected = self._projections(attention, self._caches[key], read, part)
+                parts.append(attention(part, projected=projected, query_input=F.relu(part),
+                                       allowed=self._allowed(read, part.device)))
         return torch.cat(parts)
 
     @staticmethod
@@ -76,20 +99,21 @@ class ContextAggregator(nn.Module):
         allowed[read.slots.to(device)] = True
         return allowed
 
+    @staticmethod
     @torch.no_grad()
-    def _projections(self, read: CameraRead, like: torch.Tensor) -> torch.Tensor:
+    def _projections(attention: ContextAttention, cache: dict, read: CameraRead, like: torch.Tensor) -> torch.Tensor:
         """The cached projections of every slot of the camera's bank [capacity, 2 * bottleneck],
         brought up to date for the slots read (masked to them by the caller: no gather of
         the whole bank per frame)."""
-        projected, stamps = self._cache.get(read.camera, (None, None))
+        projected, stamps = cache.get(read.camera, (None, None))
         if projected is None or projected.shape[0] != read.capacity or projected.device != like.device:
-            projected = like.new_zeros(read.capacity, 2 * self.attention.bottleneck_dim)
+            projected = like.new_zeros(read.capacity, 2 * attention.bottleneck_dim)
             stamps = torch.full((read.capacity,), -2, dtype=torch.long)
-            self._cache[read.camera] = (projected, stamps)
+            cache[read.camera] = (projected, stamps)
         slots, steps = read.slots.cpu(), read.write_step.cpu()
         stale = stamps[slots] != steps
         if stale.any():
             rows = slots[stale]
-            projected[rows.to(like.device)] = self.attention.project_entries(read.entries_at(rows).to(like))
+            projected[rows.to(like.device)] = attention.project_entries(read.entries_at(rows).to(like))
             stamps[rows] = steps[stale]
         return projected
