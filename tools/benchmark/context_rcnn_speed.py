@@ -64,7 +64,7 @@ def context_model(size, num_keys, checkpoint):
         count = min(1000, size - start)
         times = NOW + (torch.rand(count, generator=generator, dtype=torch.float64) - 0.5) * 20 * 86400
         entries = torch.randn(count, memory.entry_dim, generator=generator).abs()
-        memory.bank.write(CAMERA, entries, time=times, image_id=-1, score=torch.ones(count))
+        memory.bank.write(CAMERA, entries, time=times, image_id=-1, video_id=-1, score=torch.ones(count))
     return model.eval()
 
 

@@ -80,7 +80,8 @@ class ContextAttention(nn.Module):
                 projected: Optional[torch.Tensor] = None, allowed: Optional[torch.Tensor] = None,
                 query_input: Optional[torch.Tensor] = None) -> torch.Tensor:
         """``features`` [Q, dim] enhanced by memory ``entries`` [N, entry_dim] (or their
-        ``projected`` keys/values from `project_entries`); ``allowed`` (bool [N]) masks
+        ``projected`` keys/values from `project_entries`, side by side or as a (keys, values)
+        pair of contiguous tensors, which retrieval reads faster); ``allowed`` (bool [N]) masks
         entries out; ``query_input`` (default: ``features``) is what the queries are made
         from. Nothing to attend to: ``features`` come back unchanged."""
         if projected is None:
@@ -90,10 +91,12 @@ class ContextAttention(nn.Module):
                 raise ValueError(f'memory entries have {entries.shape[-1]} features, the attention '
                                  f'expects {self.entry_dim}')
             projected = self.project_entries(entries.to(features.dtype))
-        num_allowed = projected.shape[0] if allowed is None else int(allowed.sum())
+        keys, values = projected if isinstance(projected, tuple) else projected.split(self.bottleneck_dim, dim=-1)
+        num_allowed = keys.shape[0] if allowed is None else int(allowed.sum())
         if num_allowed == 0 or features.shape[0] == 0:
             return features
-        keys, values = projected.split(self.bottleneck_dim, dim=-1)
+        if allowed is not None and num_allowed == keys.shape[0]:
+            allowed = None   # nothing to mask: the unmasked paths are cheaper
         queries = self._embed(self.query, features if query_input is None else query_input)
         if self.num_keys is None or self.num_keys >= num_allowed:
             logits = queries @ keys.t() / self.temperature
@@ -108,9 +111,9 @@ class ContextAttention(nn.Module):
             found = topk(queries.detach(), keys.detach(), self.num_keys, metric='ip', mask=allowed).indices
         valid = found >= 0                                                                      # [Q, k]
         rows = found.clamp(min=0)
-        logits = (queries[:, None, :] * keys[rows]).sum(-1) / self.temperature
+        logits = torch.bmm(keys[rows], queries[:, :, None])[..., 0] / self.temperature
         weights = torch.softmax(logits.masked_fill(~valid, float('-inf')), dim=-1)
-        return (weights[..., None] * values[rows]).sum(1)
+        return torch.bmm(weights[:, None, :], values[rows])[:, 0]
 
     def extra_repr(self) -> str:
         return (f'dim={self.dim}, entry_dim={self.entry_dim}, bottleneck_dim={self.bottleneck_dim}, '

@@ -49,8 +49,8 @@ class ContextAggregator(nn.Module):
         self.short_attention = None
         if short_term is not None:
             self.short_attention = ContextAttention(dim=dim, entry_dim=entry_dim, **{**settings, **short_term})
-        self._caches: Dict[str, Dict[int, Tuple[torch.Tensor, torch.Tensor]]] = {CONTEXT_READS_KEY: {},
-                                                                                  SHORT_READS_KEY: {}}
+        # per read kind: camera -> (key projections, value projections, write step of each slot)
+        self._caches: Dict[str, Dict[int, Tuple[torch.Tensor, ...]]] = {CONTEXT_READS_KEY: {}, SHORT_READS_KEY: {}}
 
     def _clear(self) -> None:
         for cache in self._caches.values():
@@ -101,19 +101,22 @@ class ContextAggregator(nn.Module):
 
     @staticmethod
     @torch.no_grad()
-    def _projections(attention: ContextAttention, cache: dict, read: CameraRead, like: torch.Tensor) -> torch.Tensor:
-        """The cached projections of every slot of the camera's bank [capacity, 2 * bottleneck],
-        brought up to date for the slots read (masked to them by the caller: no gather of
-        the whole bank per frame)."""
-        projected, stamps = cache.get(read.camera, (None, None))
-        if projected is None or projected.shape[0] != read.capacity or projected.device != like.device:
-            projected = like.new_zeros(read.capacity, 2 * attention.bottleneck_dim)
+    def _projections(attention: ContextAttention, cache: dict, read: CameraRead, like: torch.Tensor
+                     ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The cached key and value projections of every slot of the camera's bank (two
+        contiguous [capacity, bottleneck] tensors), brought up to date for the slots read
+        (masked to them by the caller: no gather of the whole bank per frame)."""
+        keys, values, stamps = cache.get(read.camera, (None, None, None))
+        if keys is None or keys.shape[0] != read.capacity or keys.device != like.device:
+            keys = like.new_zeros(read.capacity, attention.bottleneck_dim)
+            values = like.new_zeros(read.capacity, attention.bottleneck_dim)
             stamps = torch.full((read.capacity,), -2, dtype=torch.long)
-            cache[read.camera] = (projected, stamps)
+            cache[read.camera] = (keys, values, stamps)
         slots, steps = read.slots.cpu(), read.write_step.cpu()
         stale = stamps[slots] != steps
         if stale.any():
             rows = slots[stale]
-            projected[rows.to(like.device)] = attention.project_entries(read.entries_at(rows).to(like))
+            fresh = attention.project_entries(read.entries_at(rows).to(like))
+            keys[rows.to(like.device)], values[rows.to(like.device)] = fresh.split(attention.bottleneck_dim, dim=-1)
             stamps[rows] = steps[stale]
-        return projected
+        return keys, values
