@@ -210,6 +210,6 @@ class CameraMemory:
             fields = {name: read.fields[name][order] if name in read.fields else _UNKNOWN[name] for name in FIELDS}
             self.bank.write(camera, read.keys[order], **fields)
 
-    def extra_repr(self) -> str:
-        return (f'feature_dim={self.feature_dim}, capacity={self.capacity}, horizon={self.horizon}, '
-                f'max_per_frame={self.max_per_frame}, score_thr={self.score_thr}')
+    def __repr__(self) -> str:
+        return (f'CameraMemory(feature_dim={self.feature_dim}, capacity={self.capacity}, horizon={self.horizon}, '
+                f'max_per_frame={self.max_per_frame}, score_thr={self.score_thr}, entries={len(self)})')
