@@ -14,14 +14,15 @@ class ContextAttention(nn.Module):
     """``features + out(softmax(q k^T / temperature) v)`` (Beery et al., CVPR 2020).
 
     Queries come from the box features [Q, dim], keys and values from memory entries
-    [N, entry_dim]; each goes through its own linear + ReLU to ``bottleneck_dim`` and is
-    L2-normalised, so the logits are cosines and the temperature alone sets how peaked
+    [N, entry_dim]; each goes through its own linear layer to ``bottleneck_dim`` (and a
+    ReLU, see ``embedding``) and is L2-normalised, so the logits are cosines and the temperature alone sets how peaked
     the attention is. The output projection starts at zero: before training, the block
     is the identity and a detector it is added to keeps its outputs.
 
     ``num_keys``: None attends to every entry; k attends to each query's k most similar
-    entries only (exact top-k of the same logits, through the shared `vmem.memory.topk`),
-    which is what keeps large banks cheap. ``value_dim``: values are made from the
+    entries only (exact top-k of the same logits, through the shared `vmem.memory.topk`):
+    the softmax and the weighted sum then cost k per query, not the bank size (the search
+    itself still reads every key). ``value_dim``: values are made from the
     entries' first ``value_dim`` numbers only (e.g. their features, leaving box and time
     to the keys, which use the whole entry); None: the whole entry.
 
