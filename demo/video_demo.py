@@ -4,7 +4,7 @@ track objects given by boxes on the first frame.
     python demo/video_demo.py SOURCE CONFIG [CHECKPOINT] [--out out.mp4] [--show]
                               [--score-thr 0.3] [--device cpu|cuda] [--max-frames N]
                               [--prompt-box x1,y1,x2,y2 ... | --prompts boxes.json]
-                              [--camera ID [--start-time 2024-06-01T08:00:00]]
+                              [--camera ID [--start-time 2024-06-01T08:00:00]] [--cfg-options KEY=VALUE ...]
 
 SOURCE is a video file, a folder of frames, an image, or a webcam index (``0``). Memory
 models run online: each frame reads memory built from the frames before it.
@@ -30,6 +30,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+from mmengine.config import DictAction
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
@@ -71,6 +73,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--prompts', metavar='FILE.json',
                         help='trackers: first-frame boxes, [[x1, y1, x2, y2], ...] or {"<id>": [x1, y1, x2, y2]}')
     parser.add_argument('--camera', type=int, help='detectors with per-camera memory: the camera id of SOURCE')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                        help='override config settings, e.g. model.memory_file=None')
     parser.add_argument('--start-time', help='with --camera: when SOURCE starts, ISO 8601 (default: now)')
     args = parser.parse_args(argv)
     if args.start_time is not None and args.camera is None:
@@ -117,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
                              if source.num_frames is not None else None)
     interrupted = False
     try:
-        model = init_model(args.config, args.checkpoint, device=args.device)
+        model = init_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
         predictions, drawer = start_predictions(model, source, boxes=boxes, args=args)
         if args.out is not None:
             size = (source.width, source.height) if source.width > 0 and source.height > 0 else None

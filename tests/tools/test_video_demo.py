@@ -270,3 +270,16 @@ def test_boxes_are_checked_on_the_first_frame_when_the_source_reports_no_size():
     tracking = start_tracking(None, SizelessSource([np.zeros((64, 96, 3), np.uint8)]), boxes={4: [0, 0, 97, 10]})
     with pytest.raises(ValueError, match=r'object 4, \[0, 0, 97, 10\], does not fit in the first frame \(96x64'):
         next(tracking)
+
+
+def test_demo_streams_a_camera_into_context_rcnn_memory(synthvid, tmp_path, capsys):
+    video = synthvid / 'test' / 'videos' / 'test_00000.mp4'
+    config = str(ROOT / 'configs/context_rcnn/context_rcnn_r10t_synthvid_tiny.py')
+    out = tmp_path / 'camera.mp4'
+    assert demo.main([str(video), config, '--out', str(out), '--camera', '3', '--start-time', '2024-06-01T08:00:00',
+                      '--cfg-options', 'model.memory_file=None', 'model.roi_head.score_thr=0.0',
+                      'model.camera_memory.score_thr=0.0']) == 0
+    assert len(frames_of(out)) == 6
+    with pytest.raises(SystemExit):
+        demo.parse_args([str(video), config, '--out', str(out), '--start-time', '2024-06-01T08:00:00'])
+    assert '--start-time needs --camera' in capsys.readouterr().err
