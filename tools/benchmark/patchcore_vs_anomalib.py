@@ -190,7 +190,7 @@ def main(argv=None) -> None:
     parser.add_argument('--backbone', default='wide_resnet50_2')
     parser.add_argument('--ratio', type=float, default=0.1)
     parser.add_argument('--num-neighbours', type=int, default=9, help="reweighting b (anomalib's num_neighbors)")
-    parser.add_argument('--big-patches', type=int, default=200000)
+    parser.add_argument('--big-patches', type=int, default=200000, help='0 skips the large-bank measurements')
     parser.add_argument('--anomalib-side', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.anomalib_side:
@@ -233,11 +233,12 @@ def main(argv=None) -> None:
             print(f'| {name} | {metrics["image_auroc"]:.4f} | {metrics["pixel_auroc"]:.4f} | {metrics["pro"]:.4f} | '
                   f'{row["patches"]} -> {row["bank"]} | {row["coreset_seconds"]:.2f}{speed} | '
                   f'{row["coreset_peak_mib"]:.0f} |')
-        print()
-        print('| large bank (vmem) | time | peak memory |')
-        print('|---|---|---|')
-        for line in big_bank(args):
-            print(line)
+        if args.big_patches > 0:
+            print()
+            print('| large bank (vmem) | time | peak memory |')
+            print('|---|---|---|')
+            for line in big_bank(args):
+                print(line)
 
 
 def _cpu_name() -> str:
