@@ -5,14 +5,13 @@ import copy
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmengine.structures import InstanceData
 
 from vmem.models.memory.camera_memory import CameraMemory, CameraRead
 from vmem.models.memory.context_aggregator import CONTEXT_READS_KEY, SHORT_READS_KEY
 from vmem.registry import MODELS
 from vmem.structures import DetDataSample
 
-from .faster_rcnn import FasterRCNN, Sample, ground_truth, to_original_image
+from .faster_rcnn import FasterRCNN, Sample, ground_truth
 
 INFERENCE_MODES = ('offline', 'online')
 TRAIN_EXCLUDES = ('image', 'video')
@@ -154,13 +153,7 @@ class ContextRCNN(FasterRCNN):
                                          context=self._reads(samples)))
         return losses
 
-    def predict(self, inputs: torch.Tensor, data_samples: Optional[Sequence[Sample]] = None
-                ) -> List[DetDataSample]:
-        samples = self.key_samples(data_samples) if data_samples is not None else \
-            [DetDataSample(metainfo={'img_shape': tuple(inputs.shape[-2:])}) for _ in range(len(inputs))]
-        batch_shape, image_sizes = self._shapes(inputs, samples)
-        features = self.extract_feat(inputs)
-        proposals, _ = self.rpn_head(features, inputs, image_sizes)
+    def _detect(self, features, proposals, batch_shape, image_sizes, samples: List[DetDataSample]):
         context = self._reads(samples)
         detections = self.roi_head.predict(features, proposals, batch_shape, image_sizes, context=context)
         if self.inference_mode == 'online':
@@ -168,10 +161,7 @@ class ContextRCNN(FasterRCNN):
             plain = detections if all(r is None for reads in context.values() for r in reads) else \
                 self.roi_head.predict(features, proposals, batch_shape, image_sizes)
             self.remember(features, plain, samples, batch_shape)
-        for sample, (boxes, scores, labels) in zip(samples, detections):
-            sample.pred_instances = InstanceData(bboxes=to_original_image(boxes, sample.metainfo),
-                                                 scores=scores, labels=labels)
-        return samples
+        return detections
 
 
 def normalised_cxcywh(boxes: torch.Tensor, metainfo: dict, batch_shape) -> torch.Tensor:

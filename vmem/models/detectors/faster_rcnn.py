@@ -96,11 +96,15 @@ class FasterRCNN(BaseModel):
         batch_shape, image_sizes = self._shapes(inputs, samples)
         features = self.extract_feat(inputs)
         proposals, _ = self.rpn_head(features, inputs, image_sizes)
-        detections = self.roi_head.predict(features, proposals, batch_shape, image_sizes)
+        detections = self._detect(features, proposals, batch_shape, image_sizes, samples)
         for sample, (boxes, scores, labels) in zip(samples, detections):
             sample.pred_instances = InstanceData(bboxes=to_original_image(boxes, sample.metainfo),
                                                  scores=scores, labels=labels)
         return samples
+
+    def _detect(self, features, proposals, batch_shape, image_sizes, samples: List[DetDataSample]):
+        """The RoI head's detections per image; where subclasses add what the frames' memory says."""
+        return self.roi_head.predict(features, proposals, batch_shape, image_sizes)
 
     @torch.no_grad()
     def detections_with_features(self, inputs: torch.Tensor, data_samples: Optional[Sequence[Sample]] = None
