@@ -1,5 +1,5 @@
 """Detectors and their building blocks; importing this package registers them in MODELS."""
-from . import anomaly, backbones, data_preprocessors, dense_heads, detectors, layers, memory, necks, roi_heads, trackers  # noqa: F401
+from . import anomaly, backbones, data_preprocessors, dense_heads, detectors, layers, memory, necks, roi_heads, selfsup, trackers  # noqa: F401
 from .anomaly import PatchCore
 from .backbones import TimmBackbone
 from .data_preprocessors import DetDataPreprocessor
@@ -9,8 +9,9 @@ from .layers import GEO, ContextAttention
 from .memory import CameraMemory, ContextAggregator, InstanceMemory, PixelMemory
 from .necks import FPN, ChannelMapper
 from .roi_heads import StandardRoIHead, TwoFCBoxHead
+from .selfsup import HardNegativeMixer, MoCo, ProjectionHead
 from .trackers import SAM2Tracker
 
 __all__ = ['CameraMemory', 'ChannelMapper', 'ContextAggregator', 'ContextAttention', 'ContextRCNN',
-           'DetDataPreprocessor', 'FPN', 'FasterRCNN', 'GEO', 'InstanceMemory', 'MAMBA', 'PatchCore',
-           'PixelMemory', 'RPNHead', 'SAM2Tracker', 'StandardRoIHead', 'TimmBackbone', 'TwoFCBoxHead']
+           'DetDataPreprocessor', 'FPN', 'FasterRCNN', 'GEO', 'HardNegativeMixer', 'InstanceMemory', 'MAMBA', 'MoCo', 'PatchCore',
+           'PixelMemory', 'ProjectionHead', 'RPNHead', 'SAM2Tracker', 'StandardRoIHead', 'TimmBackbone', 'TwoFCBoxHead']
