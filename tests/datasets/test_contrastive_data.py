@@ -117,6 +117,30 @@ def test_object_crops_bad_json_names_file(tmp_path):
         ObjectCropDataset(ann_file=str(ann_file))
 
 
+def test_object_crops_temporal_positive_is_the_same_object_nearby(synthvid):
+    pipeline = [dict(type='ApplyToFrames', transforms=[dict(type='LoadFrame'), dict(type='CropObject')]),
+                dict(type='ContrastiveViews', size=32), dict(type='PackContrastiveInputs')]
+    data = ObjectCropDataset(ann_file=str(synthvid / 'annotations' / 'synthvid_train.json'),
+                             data_prefix=dict(img_path=str(synthvid / 'train/frames')),
+                             frame_interval=2, positive_max_offset=1, pipeline=pipeline)
+    assert {data.get_data_info(i)['frame_id'] for i in range(len(data))} <= {0, 2}
+    offsets = set()
+    for index in range(len(data)):
+        for _ in range(5):
+            info = data.get_data_info(index)
+            (ref,) = info['ref_frames']
+            assert (ref['video_id'], ref['instance_id'], ref['gt_label']) == \
+                (info['video_id'], info['instance_id'], info['gt_label'])
+            offsets.add(ref['frame_id'] - info['frame_id'])
+    # positives come from frames that are not items themselves (odd frames), never the same one
+    assert offsets <= {-1, 1} and offsets
+    packed = data[0]
+    assert packed['inputs'].shape == (2, 3, 32, 32)
+    assert packed['data_samples'].metainfo['ref_frame_id'] != packed['data_samples'].metainfo['frame_id']
+    with pytest.raises(ValueError, match='positive_max_offset'):
+        ObjectCropDataset(ann_file=str(synthvid / 'annotations' / 'synthvid_train.json'), positive_max_offset=0)
+
+
 def test_video_frames_temporal_pairs_from_json(synthvid):
     data = VideoFrameDataset(ann_file=str(synthvid / 'annotations' / 'synthvid_train.json'),
                              data_prefix=dict(img_path=str(synthvid / 'train/frames')),

@@ -10,7 +10,7 @@ import math
 import random
 from typing import Dict, List, Optional, Sequence
 
-from mmengine.dataset import BaseDataset
+from mmengine.dataset import BaseDataset, force_full_init
 
 from vmem.registry import DATASETS
 
@@ -53,6 +53,14 @@ class ObjectCropDataset(BaseDataset):
         max_per_class: keep at most this many objects per class, drawn with ``seed``
             (balances a long-tailed set, or makes a quick subset).
         seed: seed of that draw.
+        positive_max_offset: temporal positives: each item also holds ``ref_frames``, a list
+            with one other crop of the same object (same video and ``instance_id``) from a
+            frame at most this many frames away (any frame, not only every n-th), drawn with
+            Python's ``random`` (seeded per worker by mmengine). Objects seen in one frame
+            only, or without instance ids, are their own positive. The second contrastive
+            view then shows the object at another moment: another pose, position and
+            degradation, which augmentation alone does not make. Load with
+            ``ApplyToFrames(transforms=[LoadFrame, CropObject])``. None: no positives.
         **kwargs: passed to mmengine's ``BaseDataset`` (``indices``, ``lazy_init``, ...).
 
     A json without categories or annotations, or with no object left after filtering,
@@ -64,7 +72,7 @@ class ObjectCropDataset(BaseDataset):
     def __init__(self, *, ann_file: str, data_root: str = '', data_prefix: Optional[dict] = None,
                  pipeline: Sequence = (), frame_interval: int = 1, min_size: float = 8,
                  context: float = 0.1, max_per_class: Optional[int] = None, seed: int = 0,
-                 **kwargs) -> None:
+                 positive_max_offset: Optional[int] = None, **kwargs) -> None:
         if isinstance(frame_interval, bool) or not isinstance(frame_interval, int) or frame_interval < 1:
             raise ValueError(f'frame_interval must be a positive int, got {frame_interval!r}')
         if min_size < 0:
@@ -74,6 +82,10 @@ class ObjectCropDataset(BaseDataset):
         if max_per_class is not None and (isinstance(max_per_class, bool) or not isinstance(max_per_class, int)
                                           or max_per_class < 1):
             raise ValueError(f'max_per_class must be a positive int or None, got {max_per_class!r}')
+        if positive_max_offset is not None and (isinstance(positive_max_offset, bool)
+                                                or not isinstance(positive_max_offset, int)
+                                                or positive_max_offset < 1):
+            raise ValueError(f'positive_max_offset must be a positive int or None, got {positive_max_offset!r}')
         if not ann_file:
             raise ValueError('ObjectCropDataset needs an ann_file (a CocoVID json with boxes)')
         self.frame_interval = frame_interval
@@ -81,6 +93,10 @@ class ObjectCropDataset(BaseDataset):
         self.context = context
         self.max_per_class = max_per_class
         self.seed = seed
+        self.positive_max_offset = positive_max_offset
+        # per object (video, instance id): its crops in frame order, for temporal positives;
+        # kept outside data_list, which mmengine serialises item by item
+        self._tracks: List[List[dict]] = []
         super().__init__(ann_file=ann_file, data_root=data_root,
                          data_prefix=dict(data_prefix or dict(img_path='')),
                          pipeline=list(pipeline), **kwargs)
@@ -93,12 +109,22 @@ class ObjectCropDataset(BaseDataset):
                 raise ValueError(f'{self.ann_file}: no "{key}"; ObjectCropDataset needs a json '
                                  'with categorised boxes')
         self._metainfo['classes'] = parsed.classes
-        items = []
+        items, tracks, track_of = [], [], {}
         for index, frame in enumerate(parsed.frames):
-            if (index - parsed.video_starts[index]) % self.frame_interval:
+            key_frame = (index - parsed.video_starts[index]) % self.frame_interval == 0
+            if not key_frame and self.positive_max_offset is None:
                 continue
             for instance in frame['instances']:
-                items += self._item(frame, instance)
+                for item in self._item(frame, instance):
+                    if item['instance_id'] >= 0:
+                        number = track_of.setdefault((item['video_id'], item['instance_id']), len(tracks))
+                        if number == len(tracks):
+                            tracks.append([])
+                        item['track'] = (number, len(tracks[number]))
+                        tracks[number].append(item)
+                    if key_frame:
+                        items.append(item)
+        self._tracks = tracks
         if not items:
             raise ValueError(f'{self.ann_file}: no object is left with frame_interval='
                              f'{self.frame_interval} and min_size={self.min_size}')
@@ -128,6 +154,24 @@ class ObjectCropDataset(BaseDataset):
             kept += indices if len(indices) <= self.max_per_class else rng.sample(indices, self.max_per_class)
         # back in file order, so items stay grouped by video and frame
         return [items[index] for index in sorted(kept)]
+
+    @force_full_init
+    def get_data_info(self, idx: int) -> dict:
+        """The item; with ``positive_max_offset``, ``ref_frames`` holds its temporal positive."""
+        info = super().get_data_info(idx)
+        if self.positive_max_offset is not None:
+            info['ref_frames'] = [self._temporal_positive(info)]
+        return info
+
+    def _temporal_positive(self, info: dict) -> dict:
+        if 'track' not in info:
+            return {k: v for k, v in info.items() if k != 'sample_idx'}
+        track_index, position = info['track']
+        track = self._tracks[track_index]
+        frame_id = info['frame_id']
+        nearby = [crop for crop in track
+                  if crop['frame_id'] != frame_id and abs(crop['frame_id'] - frame_id) <= self.positive_max_offset]
+        return dict(random.choice(nearby) if nearby else track[position])
 
     def get_cat_ids(self, idx: int) -> List[int]:
         """The item's label (used by e.g. ``ClassBalancedDataset``)."""
