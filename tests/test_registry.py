@@ -98,6 +98,22 @@ EXAMPLE_CONFIGS = {
     ('TRANSFORMS', 'LoadAnomalyMask'): dict(type='LoadAnomalyMask'),
     ('TRANSFORMS', 'PackAnomalyInputs'): dict(type='PackAnomalyInputs'),
     ('METRICS', 'AnomalyMetric'): dict(type='AnomalyMetric', pro_max_fpr=0.3),
+    # MoCo v2 / MoCHi (issue 10)
+    ('MODELS', 'MoCo'): dict(
+        type='MoCo', backbone=dict(type='TimmBackbone', model_name='resnet18', out_indices=(4,), norm_eval=False),
+        projection_head=dict(hidden_dim=32, out_dim=8), queue_size=20,
+        hard_negative_mixer=dict(type='HardNegativeMixer', num_hardest=4, num_mixed=2, num_query_mixed=2)),
+    ('MODELS', 'ProjectionHead'): dict(type='ProjectionHead', in_dim=16, hidden_dim=32, out_dim=8),
+    ('MODELS', 'HardNegativeMixer'): dict(type='HardNegativeMixer', num_hardest=16, num_mixed=8, num_query_mixed=4),
+    ('DATASETS', 'ObjectCropDataset'): dict(
+        type='ObjectCropDataset', ann_file='missing/ann.json', lazy_init=True, positive_max_offset=4),
+    ('DATASETS', 'UnlabeledImageFolder'): dict(type='UnlabeledImageFolder', data_root='missing/images', lazy_init=True),
+    ('DATASETS', 'VideoFrameDataset'): dict(
+        type='VideoFrameDataset', ann_file='missing/ann.json', lazy_init=True, positive_max_offset=4),
+    ('TRANSFORMS', 'ContrastiveViews'): dict(type='ContrastiveViews', size=32),
+    ('TRANSFORMS', 'CropObject'): dict(type='CropObject'),
+    ('TRANSFORMS', 'PackClassificationInputs'): dict(type='PackClassificationInputs'),
+    ('TRANSFORMS', 'PackContrastiveInputs'): dict(type='PackContrastiveInputs'),
 }
 
 REGISTERED = sorted((registry_name, module_name)

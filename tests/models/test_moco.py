@@ -229,3 +229,28 @@ def test_queue_gathers_keys_from_every_rank(tmp_path):
     shuffled_rows = torch.cat([ranks[0]['shuffled'], ranks[1]['shuffled']])
     assert sorted(shuffled_rows[:, 0].tolist()) == [0, 2, 4, 100, 102, 104]
     assert not torch.allclose(newest, torch.zeros_like(newest))
+
+
+def test_moco_backbone_initialises_the_detector(tmp_path):
+    """A detector config takes the MoCo checkpoint's query backbone through init_cfg."""
+    from pathlib import Path
+
+    from mmengine.config import Config
+    moco = build()
+    moco.train_step(two_view_batch(), optimizer(moco))
+    checkpoint = tmp_path / 'moco.pth'
+    torch.save({'state_dict': moco.state_dict(), 'meta': {'iter': 1}}, checkpoint)
+    config = Path(__file__).resolve().parents[2] / 'configs/faster_rcnn/faster_rcnn_r10t_synthvid_tiny.py'
+    detector_cfg = Config.fromfile(str(config)).model
+    detector_cfg.backbone.init_cfg = dict(type='Pretrained', checkpoint=str(checkpoint), prefix='backbone.body.')
+    detector = MODELS.build(detector_cfg)
+    detector.init_weights()
+    body = detector.backbone.body.state_dict()
+    assert 'layer3.0.conv1.weight' in body and not any(key.startswith('layer4') for key in body)
+    moco_body = moco.backbone.body.state_dict()
+    for key, value in body.items():
+        torch.testing.assert_close(value, moco_body[key])
+    # a wrong prefix finds no weights and says which keys are missing
+    detector_cfg.backbone.init_cfg.prefix = 'momentum_backbone.'
+    with pytest.raises(ValueError, match='missing in the checkpoint'):
+        MODELS.build(detector_cfg).init_weights()

@@ -107,7 +107,7 @@ def config_and_checkpoint(tmp_path_factory):
 
 def test_knn_eval_with_checkpoint_matches_the_library(config_and_checkpoint, tmp_path):
     from vmem.apis import extract_eval_splits
-    from vmem.evaluation import knn_accuracy
+    from vmem.models.selfsup import knn_accuracy
     from vmem.utils.runner_args import load_config
 
     config, checkpoint = config_and_checkpoint

@@ -36,7 +36,7 @@ def parse_args(argv=None):
 def run(args) -> None:
     register_all_modules()
     from vmem.apis import extract_eval_splits
-    from vmem.evaluation import knn_accuracy
+    from vmem.models.selfsup import knn_accuracy
 
     cfg = load_config(args.config, args.cfg_options)
     splits = extract_eval_splits(cfg, args.checkpoint, device=args.device, config_name=args.config)

@@ -1,5 +1,5 @@
 """Frozen features of labelled data, for the k-NN and linear-probe evaluation of
-self-supervised models (`vmem.evaluation.knn_accuracy`, `train_linear_probe`).
+self-supervised models (`vmem.models.selfsup.knn_accuracy`, `train_linear_probe`).
 
     model = init_model('configs/...py', 'epoch_200.pth')
     bank = extract_config_features(model, model.cfg, key='eval_train_dataloader')

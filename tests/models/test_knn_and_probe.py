@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vmem.apis import extract_features
-from vmem.evaluation import knn_accuracy, knn_predict, train_linear_probe
+from vmem.models.selfsup import knn_accuracy, knn_predict, train_linear_probe
 from vmem.structures import DetDataSample
 
 
@@ -59,7 +59,7 @@ def test_knn_vote_equals_brute_force(k, temperature, chunk_size):
 
 
 def test_knn_searches_through_the_shared_topk():
-    import vmem.evaluation.knn_classifier as knn
+    import vmem.models.selfsup.knn_classifier as knn
     bank, bank_labels = clustered(50, num_classes=3)
     with mock.patch.object(knn, 'topk', wraps=knn.topk) as shared_topk:
         knn_predict(bank, bank_labels, bank[:10], num_classes=3, k=5, chunk_size=4)
