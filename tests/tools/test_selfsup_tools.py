@@ -1,4 +1,4 @@
-"""tools/selfsup/knn_eval.py and linear_probe.py on a tiny MoCo over tiny labelled images.
+"""tools/selfsup/knn_eval.py, linear_probe.py and feature_table.py on a tiny MoCo over tiny labelled images.
 
 The labelled data is `TinyColourImages` below, registered under a test-only name only
 while these tests run (in this process) or in the tool subprocesses, which import this
@@ -14,17 +14,16 @@ import torch
 from torch.utils.data import Dataset
 
 from tool_runner import ROOT, run_tool, tool_env
-from vmem.registry import DATASETS, MODELS
+from vmem.registry import DATASETS
 from vmem.structures import DetDataSample
 from vmem.utils import register_all_modules
 
 KNN_EVAL = ROOT / 'tools' / 'selfsup' / 'knn_eval.py'
 LINEAR_PROBE = ROOT / 'tools' / 'selfsup' / 'linear_probe.py'
+FEATURE_TABLE = ROOT / 'tools' / 'selfsup' / 'feature_table.py'
 HERE = Path(__file__).resolve().parent
 
 register_all_modules(init_default_scope=False)
-pytestmark = pytest.mark.skipif(MODELS.get('MoCo') is None,
-                                reason='the MoCo model (vmem.models.selfsup) is not registered yet')
 
 
 DATASET_NAME = 'TestOnlyTinyColourImages'
@@ -161,3 +160,18 @@ def test_knn_eval_on_the_synthvid_crops_config(tmp_path):
                       '--cfg-options', *options, 'model.queue_size=64')
     line = result.stdout.strip().splitlines()[-1]
     assert line.startswith('k-NN top1 ') and '8 classes' in line and 'random init' in line
+
+
+def test_feature_table_scores_every_model_once(config_and_checkpoint, tmp_path):
+    config, checkpoint = config_and_checkpoint
+    out = tmp_path / 'knn.json'
+    run_tool(KNN_EVAL, config, checkpoint, '--out', out, env=env())
+    result = run_tool(FEATURE_TABLE, config, '--models', 'random=', f'trained={checkpoint}',
+                      '--epochs', '5', '--seeds', '0', '1', env=env())
+    rows = [line for line in result.stdout.splitlines() if line.startswith('| random') or line.startswith('| trained')]
+    assert len(rows) == 2 and rows[0].endswith('| random init |') and rows[1].endswith(f'| {checkpoint} |')
+    knn = float(rows[1].split('|')[2])
+    assert knn == pytest.approx(json.loads(out.read_text())['top1'], abs=0.01)  # the same vote as knn_eval
+    assert '±' in rows[1]   # two probe seeds: mean and spread
+    bad = run_tool(FEATURE_TABLE, config, '--models', 'no-separator', expect_ok=False, env=env())
+    assert bad.returncode != 0 and 'NAME=CHECKPOINT' in bad.stderr
