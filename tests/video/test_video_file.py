@@ -88,6 +88,23 @@ def test_auto_prefers_decord(mp4_path):
         assert isinstance(source, DecordVideoSource)
 
 
+def test_frames_decord_decodes_with_four_channels_come_from_opencv(tmp_path):
+    """decord 0.6 gives 48-px-wide frames as H x W x 4 (padding) and fails on batches of them."""
+    path = tmp_path / 'narrow.mp4'
+    with VideoWriter(path, fps=FPS, frame_size=(48, 32)) as writer:
+        for _ in range(3):
+            writer.write(np.full((32, 48, 3), (10, 100, 200), np.uint8))
+    with open_video(path) as source:
+        frames = list(source)
+    assert len(frames) == 3 and all(frame.shape == (32, 48, 3) for frame in frames)
+    assert abs(int(frames[0][16, 24, 2]) - 200) < 20  # blue stays blue: channels in RGB order
+    try:
+        with open_video(path, backend='decord') as source:
+            assert source.read(0).shape == (32, 48, 3)  # a decord without the bug
+    except VideoReadError as error:
+        assert 'narrow.mp4' in str(error) and 'H x W x 3' in str(error)
+
+
 def test_unknown_backend_is_rejected(mp4_path):
     with pytest.raises(ValueError, match='backend'):
         open_video(mp4_path, backend='ffmpeg')

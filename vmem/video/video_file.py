@@ -41,6 +41,11 @@ class DecordVideoSource(FrameSource):
         first, error = self._decode_with_retry(0)
         if first is None:
             raise VideoReadError(f'decord cannot decode the first frame of {path!r}: {_first_line(error)}')
+        if first.ndim != 3 or first.shape[2] != 3:
+            # decord 0.6 returns the padded row stride as extra channels for some widths
+            # (48 px: HxWx4) and its batch reads then fail; open_video's 'auto' uses OpenCV
+            raise VideoReadError(f'decord decodes {path!r} into frames of shape {first.shape}, '
+                                 'not H x W x 3 (a decord bug with some frame widths)')
         fps = float(self._reader.get_avg_fps())
         super().__init__(name=path, num_frames=num_frames, fps=fps if fps > 0 else None,
                          height=first.shape[0], width=first.shape[1], seekable=True)
