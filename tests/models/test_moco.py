@@ -254,3 +254,26 @@ def test_moco_backbone_initialises_the_detector(tmp_path):
     detector_cfg.backbone.init_cfg.prefix = 'momentum_backbone.'
     with pytest.raises(ValueError, match='missing in the checkpoint'):
         MODELS.build(detector_cfg).init_weights()
+
+
+def test_bn_splits_normalise_groups_separately_and_shuffle_the_keys():
+    model = build(bn_splits=2)
+    data = model.data_preprocessor(two_view_batch(batch_size=4), True)
+    view = data['inputs']
+    whole = build()  # same weights (same seed), one BN group
+    grouped = model.extract_feat(view)
+    by_halves = torch.cat([whole.extract_feat(view[:2]), whole.extract_feat(view[2:])])
+    torch.testing.assert_close(grouped, by_halves)
+    assert not torch.allclose(grouped, whole.extract_feat(view), atol=1e-4)
+    # keys: shuffled, encoded in two groups, put back in the batch's order
+    torch.manual_seed(5)
+    keys = model.embed_keys(view)
+    torch.manual_seed(5)
+    order = torch.randperm(4)
+    shuffled = view[order]
+    features = torch.cat([whole.momentum_backbone(half)[-1].mean((2, 3)) for half in shuffled.chunk(2)])
+    expected = F.normalize(whole.momentum_head(features), dim=1)[order.argsort()]
+    torch.testing.assert_close(keys, expected)
+    model.train_step(two_view_batch(batch_size=4), optimizer(model))
+    with pytest.raises(ValueError, match='bn_splits=2'):
+        model.train_step(two_view_batch(batch_size=3), optimizer(model))

@@ -32,7 +32,8 @@ def shuffle_across_ranks(images: Tensor) -> tuple[Tensor, Tensor]:
     samples than the query encoder's, so the model cannot find the positive through the
     batch statistics (an information leak that lowers the loss without learning). Returns
     the shuffled images and the index that `unshuffle_across_ranks` needs. On one process
-    there is nothing to hide behind (BN sees the whole batch either way): no-op."""
+    it is a no-op: a permutation alone does not change whole-batch statistics (MoCo's
+    ``bn_splits`` makes BN groups within a process)."""
     size = world_size()
     if size == 1:
         return images, torch.arange(images.shape[0], device=images.device)

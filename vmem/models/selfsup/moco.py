@@ -53,13 +53,22 @@ class MoCo(BaseModel):
         hard_negative_mixer: MoCHi's mixer config, e.g. ``dict(type='HardNegativeMixer',
             num_hardest=1024, num_mixed=1024, num_query_mixed=512)``; None: plain MoCo.
         shuffle_bn: shuffle the key encoder's global batch across ranks under DDP (MoCo's
-            shuffling BN). Turn off when the config converts BN to SyncBN (``sync_bn``).
+            shuffling BN), and across ``bn_splits`` groups within a process. Turn off when
+            the config converts BN to SyncBN (``sync_bn``).
+        bn_splits: BatchNorm groups per process in training: the batch is encoded as this
+            many sub-batches, each normalised with its own statistics, as if on that many
+            GPUs; with ``shuffle_bn`` the keys are shuffled before the split, so a query
+            and its key are mostly normalised with different samples. On one process with
+            one group, a batch's keys share their BN statistics with its queries, a cue
+            that tells them from the queue's older keys without learning anything (the
+            leak MoCo's shuffling BN removes; its CIFAR demo splits BN for this reason).
+            The batch size must be divisible by it. 1: the whole batch is one group.
     """
 
     def __init__(self, *, backbone: dict = DEFAULT_BACKBONE, projection_head: Optional[dict] = None,
                  queue_size: int = 65536, queue_dim: Optional[int] = None, momentum: float = 0.999,
                  temperature: float = 0.2, hard_negative_mixer: Optional[dict] = None,
-                 shuffle_bn: bool = True, data_preprocessor: Optional[dict] = None,
+                 shuffle_bn: bool = True, bn_splits: int = 1, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         preprocessor = MODELS.build(data_preprocessor or dict(type='DetDataPreprocessor', pad_size_divisor=1))
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
@@ -78,7 +87,10 @@ class MoCo(BaseModel):
         if queue_dim is not None and queue_dim != out_dim:
             raise ValueError(f'MoCo: queue_dim={queue_dim} but the projection head outputs {out_dim}-d '
                              'embeddings; the queue stores those, so the two must be equal')
+        if isinstance(bn_splits, bool) or not isinstance(bn_splits, int) or bn_splits < 1:
+            raise ValueError(f'MoCo: bn_splits must be a positive int, got {bn_splits!r}')
         self.momentum, self.temperature, self.shuffle_bn = momentum, temperature, shuffle_bn
+        self.bn_splits = bn_splits
         self.momentum_backbone = MomentumEncoder(self.backbone)
         self.momentum_head = MomentumEncoder(self.head)
         self.hard_negative_mixer = MODELS.build(hard_negative_mixer) if hard_negative_mixer else None
@@ -96,7 +108,7 @@ class MoCo(BaseModel):
     def extract_feat(self, inputs: Tensor) -> Tensor:
         """Normalised images [B, 3, H, W] -> the query backbone's pooled features [B, C]:
         what k-NN, linear probes and downstream detectors use."""
-        return self.backbone(inputs)[-1].mean(dim=(2, 3))
+        return self._pooled_features(self.backbone, inputs)
 
     def embed(self, inputs: Tensor) -> Tensor:
         """Query embeddings [B, out_dim], L2-normalised."""
@@ -104,12 +116,26 @@ class MoCo(BaseModel):
 
     @torch.no_grad()
     def embed_keys(self, inputs: Tensor) -> Tensor:
-        """Key embeddings [B, out_dim] from the momentum encoder (BN shuffled across ranks)."""
+        """Key embeddings [B, out_dim] from the momentum encoder (BN shuffled across ranks
+        and ``bn_splits`` groups)."""
+        local_order = None
         if self.shuffle_bn:
             inputs, restore = shuffle_across_ranks(inputs)
-        keys = self.momentum_backbone(inputs)[-1].mean(dim=(2, 3))
-        keys = F.normalize(self.momentum_head(keys), dim=1)
+            if self.bn_splits > 1 and self.training:
+                local_order = torch.randperm(inputs.shape[0], device=inputs.device)
+                inputs = inputs[local_order]
+        keys = F.normalize(self.momentum_head(self._pooled_features(self.momentum_backbone, inputs)), dim=1)
+        if local_order is not None:
+            keys = keys[local_order.argsort()]
         return unshuffle_across_ranks(keys, restore) if self.shuffle_bn else keys
+
+    def _pooled_features(self, backbone, inputs: Tensor) -> Tensor:
+        if self.bn_splits == 1 or not self.training:
+            return backbone(inputs)[-1].mean(dim=(2, 3))
+        if inputs.shape[0] % self.bn_splits:
+            raise ValueError(f'MoCo: a batch of {inputs.shape[0]} cannot be split into bn_splits={self.bn_splits} '
+                             'equal BatchNorm groups; use a divisible batch size (and drop_last=True)')
+        return torch.cat([backbone(group)[-1].mean(dim=(2, 3)) for group in inputs.chunk(self.bn_splits)])
 
     # -- forward ----------------------------------------------------------------------------
     def forward(self, inputs: Tensor, data_samples: Optional[Sequence[DetDataSample]] = None,
