@@ -166,10 +166,11 @@ def test_feature_table_scores_every_model_once(config_and_checkpoint, tmp_path):
     config, checkpoint = config_and_checkpoint
     out = tmp_path / 'knn.json'
     run_tool(KNN_EVAL, config, checkpoint, '--out', out, env=env())
-    result = run_tool(FEATURE_TABLE, config, '--models', 'random=', f'trained={checkpoint}',
+    result = run_tool(FEATURE_TABLE, config, '--models', 'random=', f'trained={checkpoint}', 'again=',
                       '--epochs', '5', '--seeds', '0', '1', env=env())
-    rows = [line for line in result.stdout.splitlines() if line.startswith('| random') or line.startswith('| trained')]
-    assert len(rows) == 2 and rows[0].endswith('| random init |') and rows[1].endswith(f'| {checkpoint} |')
+    rows = [line for line in result.stdout.splitlines() if line.startswith(('| random', '| trained', '| again'))]
+    assert len(rows) == 3 and rows[0].endswith('| random init |') and rows[1].endswith(f'| {checkpoint} |')
+    assert rows[0].split('|')[2:] == rows[2].split('|')[2:]  # the random init is seeded: same numbers
     knn = float(rows[1].split('|')[2])
     assert knn == pytest.approx(json.loads(out.read_text())['top1'], abs=0.01)  # the same vote as knn_eval
     assert '±' in rows[1]   # two probe seeds: mean and spread

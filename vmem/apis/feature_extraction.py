@@ -131,12 +131,14 @@ class EvalSplits:
 
 
 def extract_eval_splits(cfg: Config, checkpoint: Optional[str] = None, *, device: str = 'cpu',
-                        config_name: str = 'the config',
+                        config_name: str = 'the config', init_seed: int = 0,
                         progress: Optional[Callable[[str, int], None]] = None) -> EvalSplits:
     """Build ``cfg``'s model (`init_model`: ``checkpoint``'s weights, or random init when
     None) and extract the features of its ``eval_train_dataloader`` and
     ``eval_test_dataloader``. The keys are checked before the model is built, so a config
-    without them fails at once. ``progress(key, samples_done)`` reports each batch."""
+    without them fails at once. ``progress(key, samples_done)`` reports each batch.
+    The random init is drawn from torch's generator seeded with ``init_seed``, so a
+    random-init baseline gives the same numbers in every run."""
     from vmem.utils.config_check import ConfigError
 
     from .model_init import init_model
@@ -146,6 +148,7 @@ def extract_eval_splits(cfg: Config, checkpoint: Optional[str] = None, *, device
         raise ConfigError(f'{config_name}: feature evaluation needs the top-level key(s) {missing} '
                           '(labelled dataloaders: the k-NN bank / probe training split and the held-out '
                           'split), which the config (and its _base_ files) does not set')
+    torch.manual_seed(init_seed)
     model = init_model(cfg, checkpoint, device=device)
     splits = {}
     for key in EVAL_DATALOADER_KEYS:
