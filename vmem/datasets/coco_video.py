@@ -78,20 +78,6 @@ class CocoVideoDataset(ItemSubsets, BaseDataset):
                          test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch)
 
     # ----------------------------------------------------------------- loading
-    def full_init(self) -> None:
-        # mmengine drops filtered items from data_list; we keep every frame there (reference
-        # frames may be frames that are not key frames) and list key frames separately.
-        if self._fully_initialized:
-            return
-        self.data_list = self.load_data_list()
-        self.valid_data_indices = self._select_key_frames()
-        if self._indices is not None:
-            self.valid_data_indices = self._subset(self.valid_data_indices, self._indices)
-        if self.serialize_data:
-            self.data_bytes, self.data_address = self._serialize_data()
-            self.data_list = []
-        self._fully_initialized = True
-
     def load_data_list(self) -> List[dict]:
         parsed = load_cocovid(self.ann_file, classes=self._metainfo.get('classes'),
                               img_prefix=self.data_prefix.get('img_path', ''))
@@ -107,7 +93,7 @@ class CocoVideoDataset(ItemSubsets, BaseDataset):
         self.annotation_issues = dict(parsed.issues)
         return parsed.frames
 
-    def _select_key_frames(self) -> List[int]:
+    def _make_items(self) -> List[int]:
         if self.vid_train_frames_only and not self.test_mode \
                 and not any('is_vid_train_frame' in frame for frame in self.data_list):
             raise ValueError(f'{self.ann_file}: key_img_sampler asks for vid_train_frames_only '

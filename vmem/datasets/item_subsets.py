@@ -10,8 +10,27 @@ from mmengine.dataset import force_full_init
 
 
 class ItemSubsets:
-    """Mixin (before ``BaseDataset``): items are the list in attribute ``ITEMS``."""
+    """Mixin (before ``BaseDataset``): items are the list in attribute ``ITEMS``, made by the
+    subclass's ``_make_items`` from the loaded frames."""
     ITEMS = '_items'
+
+    def _make_items(self) -> List[int]:
+        raise NotImplementedError(f'{type(self).__name__} must implement _make_items()')
+
+    def full_init(self) -> None:
+        # mmengine drops filtered entries from data_list; here every frame stays there (a
+        # reference frame or a positive may be a frame that is no item) and the items index it.
+        if self._fully_initialized:
+            return
+        self.data_list = self.load_data_list()
+        items = self._make_items()
+        if self._indices is not None:
+            items = self._subset(items, self._indices)
+        setattr(self, self.ITEMS, items)
+        if self.serialize_data:
+            self.data_bytes, self.data_address = self._serialize_data()
+            self.data_list = []
+        self._fully_initialized = True
 
     @staticmethod
     def _subset(items: List[int], indices: Union[int, Sequence[int]]) -> List[int]:

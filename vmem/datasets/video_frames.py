@@ -82,20 +82,10 @@ class VideoFrameDataset(ItemSubsets, BaseDataset):
                          pipeline=list(pipeline), **kwargs)
 
     # ----------------------------------------------------------------- loading
-    def full_init(self) -> None:
-        # Like CocoVideoDataset: every frame stays in data_list (a positive may be any frame),
-        # and the items are the indices of the key frames.
-        if self._fully_initialized:
-            return
-        self.data_list = self.load_data_list()
+    def _make_items(self) -> List[int]:
+        # every frame stays in data_list (a positive may be any frame); items are key frames
         positions = np.arange(len(self.data_list)) - self._video_starts
-        self._items = [int(i) for i in np.flatnonzero(positions % self.frame_interval == 0)]
-        if self._indices is not None:
-            self._items = self._subset(self._items, self._indices)
-        if self.serialize_data:
-            self.data_bytes, self.data_address = self._serialize_data()
-            self.data_list = []
-        self._fully_initialized = True
+        return [int(i) for i in np.flatnonzero(positions % self.frame_interval == 0)]
 
     def load_data_list(self) -> List[dict]:
         if self.ann_file:

@@ -78,18 +78,6 @@ class VOSDataset(ItemSubsets, BaseDataset):
         raise NotImplementedError(f'{type(self).__name__} must implement load_videos()')
 
     # ----------------------------------------------------------------- loading
-    def full_init(self) -> None:
-        if self._fully_initialized:
-            return
-        self.data_list = self.load_data_list()
-        self._items = self._make_items()
-        if self._indices is not None:
-            self._items = self._subset(self._items, self._indices)
-        if self.serialize_data:
-            self.data_bytes, self.data_address = self._serialize_data()
-            self.data_list = []
-        self._fully_initialized = True
-
     def load_data_list(self) -> List[dict]:
         videos = self.load_videos()
         frames: List[dict] = []
