@@ -45,6 +45,23 @@ def check_num_classes(num_classes: int) -> None:
         raise ValueError(f'num_classes must be a positive int, got {num_classes!r}')
 
 
+def check_labelled_splits(labelled: tuple, queries: tuple, *, num_classes: int) -> None:
+    """Checks shared by k-NN and the linear probe: ``labelled`` is (name, features, name,
+    labels) of the bank / training split, ``queries`` (name, features) of the split to
+    classify; raise naming the argument that is wrong."""
+    features_name, features, labels_name, labels = labelled
+    queries_name, query_features = queries
+    check_features(features_name, features)
+    check_features(queries_name, query_features)
+    check_num_classes(num_classes)
+    if features.shape[0] == 0:
+        raise ValueError(f'{features_name} is empty: there is nothing to learn from')
+    if query_features.shape[1] != features.shape[1]:
+        raise ValueError(f'{queries_name} have dim {query_features.shape[1]} but {features_name} '
+                         f'have dim {features.shape[1]}')
+    check_labels(labels_name, labels, num=features.shape[0], num_classes=num_classes)
+
+
 @torch.no_grad()
 def knn_predict(bank_features: Tensor, bank_labels: Tensor, query_features: Tensor, *,
                 num_classes: int, k: int = 20, temperature: float = 0.07,
@@ -65,15 +82,8 @@ def knn_predict(bank_features: Tensor, bank_labels: Tensor, query_features: Tens
         temperature: softness of the similarity weights, > 0.
         chunk_size: queries per retrieval call; bounds the [chunk, k] intermediates.
     """
-    check_features('bank_features', bank_features)
-    check_features('query_features', query_features)
-    check_num_classes(num_classes)
-    if bank_features.shape[0] == 0:
-        raise ValueError('bank_features is empty: there is nothing to vote')
-    if query_features.shape[1] != bank_features.shape[1]:
-        raise ValueError(f'query_features have dim {query_features.shape[1]} but bank_features '
-                         f'have dim {bank_features.shape[1]}')
-    check_labels('bank_labels', bank_labels, num=bank_features.shape[0], num_classes=num_classes)
+    check_labelled_splits(('bank_features', bank_features, 'bank_labels', bank_labels),
+                          ('query_features', query_features), num_classes=num_classes)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f'k must be a positive int, got {k!r}')
     if not temperature > 0:

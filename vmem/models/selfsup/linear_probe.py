@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .knn_classifier import check_features, accuracy_from_scores, check_labels, check_num_classes
+from .knn_classifier import accuracy_from_scores, check_labelled_splits, check_labels
 
 
 def standardise(train: Tensor, test: Tensor, *, eps: float = 1e-6) -> tuple[Tensor, Tensor]:
@@ -43,15 +43,8 @@ def train_linear_probe(train_features: Tensor, train_labels: Tensor, test_featur
     Runs on the device of ``train_features``. Returns accuracies in percent:
     ``{'top1', 'top5' (with at least 5 classes), 'train_top1'}``.
     """
-    check_features('train_features', train_features)
-    check_features('test_features', test_features)
-    check_num_classes(num_classes)
-    if train_features.shape[0] == 0:
-        raise ValueError('train_features is empty: there is nothing to train on')
-    if test_features.shape[1] != train_features.shape[1]:
-        raise ValueError(f'test_features have dim {test_features.shape[1]} but train_features '
-                         f'have dim {train_features.shape[1]}')
-    check_labels('train_labels', train_labels, num=train_features.shape[0], num_classes=num_classes)
+    check_labelled_splits(('train_features', train_features, 'train_labels', train_labels),
+                          ('test_features', test_features), num_classes=num_classes)
     check_labels('test_labels', test_labels, num=test_features.shape[0], num_classes=num_classes)
     for name, value in (('epochs', epochs), ('batch_size', batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
