@@ -203,3 +203,29 @@ class torch_threads:
 
     def __exit__(self, *exc):
         torch.set_num_threads(self.saved)
+
+
+def test_one_torch_thread_searches_with_single_threaded_openblas(generator, monkeypatch):
+    from vmem.memory.retrieval import cpu_threads, torch_chunked
+    controls = cpu_threads.openblas_controls()
+    if controls is None:
+        pytest.skip("numpy's OpenBLAS is not found here")
+    used = []
+    block_scores = torch_chunked._block_scores
+
+    def spy(*args, numpy_gemm):
+        used.append((numpy_gemm, controls[1]()))
+        return block_scores(*args, numpy_gemm=numpy_gemm)
+
+    monkeypatch.setattr(torch_chunked, '_block_scores', spy)
+    queries = torch.randn(40, 24, generator=generator)
+    keys = torch.randn(3000, 24, generator=generator)
+    threads, blas_threads = torch.get_num_threads(), controls[1]()
+    torch.set_num_threads(1)
+    try:
+        result = topk(queries, keys, 9, chunk_elements=20000)
+    finally:
+        torch.set_num_threads(threads)
+    assert used and all(numpy_gemm and blas == 1 for numpy_gemm, blas in used)
+    assert controls[1]() == blas_threads  # restored
+    assert_same_topk(result, reference(queries, keys, 9, 'ip'))
