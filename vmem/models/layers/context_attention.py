@@ -109,12 +109,17 @@ class ContextAttention(nn.Module):
     def _sparse(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
                 allowed: Optional[torch.Tensor]) -> torch.Tensor:
         with torch.no_grad():   # which keys: a selection, not differentiated
-            found = topk(queries.detach(), keys.detach(), self.num_keys, metric='ip', mask=allowed).indices
+            # keys are this block's normalised projections of bank entries, which the bank
+            # checked for NaN/Inf when they were written: no need to scan them every frame
+            found = topk(queries.detach(), keys.detach(), self.num_keys, metric='ip', mask=allowed,
+                         check_finite=False).indices
         valid = found >= 0                                                                      # [Q, k]
-        rows = found.clamp(min=0)
-        logits = torch.bmm(keys[rows], queries[:, :, None])[..., 0] / self.temperature
+        rows = found.clamp(min=0).flatten()
+        shape = (*found.shape, -1)
+        # index_select gathers whole rows, several times faster than advanced indexing here
+        logits = torch.bmm(keys.index_select(0, rows).view(shape), queries[:, :, None])[..., 0] / self.temperature
         weights = torch.softmax(logits.masked_fill(~valid, float('-inf')), dim=-1)
-        return torch.bmm(weights[:, None, :], values[rows])[:, 0]
+        return torch.bmm(weights[:, None, :], values.index_select(0, rows).view(shape))[:, 0]
 
     def extra_repr(self) -> str:
         return (f'dim={self.dim}, entry_dim={self.entry_dim}, bottleneck_dim={self.bottleneck_dim}, '
