@@ -9,7 +9,7 @@ import torch
 
 from vmem.datasets.synthetic_anomaly import generate_category, normal_image, paste_defect
 from vmem.models.anomaly import PatchCore
-from vmem.models.anomaly.anomaly_scoring import gaussian_blur, nearest_neighbour_scores
+from vmem.models.anomaly.anomaly_scoring import anomaly_maps, gaussian_blur, nearest_neighbour_scores
 from vmem.models.anomaly.support_augmentation import augment_support
 from vmem.registry import MODELS
 from vmem.utils.weights_loading import load_model_weights
@@ -113,6 +113,25 @@ def test_gaussian_blur_keeps_the_mass_of_a_constant_map_and_spreads_a_peak():
     blurred = gaussian_blur(peak, 4.0)
     assert blurred[0, 20, 20] < 0.02 and abs(float(blurred.sum()) - 1) < 1e-4
     assert blurred[0, 20, 24] == pytest.approx(float(blurred[0, 20, 20]) * np.exp(-0.5), rel=1e-4)
+
+
+def test_maps_upsample_bilinearly_or_by_nearest_neighbour(fitted):
+    scores = torch.tensor([[[0.0, 1.0], [2.0, 3.0]]])
+    nearest = anomaly_maps(scores, (4, 4), sigma=0, upsampling='nearest')
+    torch.testing.assert_close(nearest, scores.repeat_interleave(2, 1).repeat_interleave(2, 2))
+    bilinear = anomaly_maps(scores, (4, 4), sigma=0)
+    assert bilinear[0, 0, 1] == pytest.approx(0.25)  # between the first two patch centres
+    # the model's switch (anomalib's choice) changes only the map, not the image score
+    images = fitted.data_preprocessor(batch(normals(2, seed=5)), False)['inputs']
+    maps, image_scores = fitted.score(images)
+    fitted.map_upsampling = 'nearest'
+    try:
+        nearest_maps, nearest_scores = fitted.score(images)
+    finally:
+        fitted.map_upsampling = 'bilinear'
+    assert torch.equal(nearest_scores, image_scores) and not torch.equal(nearest_maps, maps)
+    with pytest.raises(ValueError, match='map_upsampling'):
+        build(map_upsampling='bicubic')
 
 
 @pytest.mark.parametrize('ratio', [0, 1.5, -0.1, True])

@@ -85,8 +85,15 @@ def gaussian_blur(maps: Tensor, sigma: float) -> Tensor:
     return out[:, 0]
 
 
-def anomaly_maps(patch_scores: Tensor, size: tuple[int, int], *, sigma: float = 4.0) -> Tensor:
-    """Patch scores [B, h, w] -> pixel anomaly maps [B, H, W]: bilinear upsampling to the
-    input size, then a Gaussian blur of ``sigma`` pixels (4 in the paper)."""
-    maps = F.interpolate(patch_scores[:, None], size=size, mode='bilinear', align_corners=False)[:, 0]
+MAP_UPSAMPLING = ('bilinear', 'nearest')
+
+
+def anomaly_maps(patch_scores: Tensor, size: tuple[int, int], *, sigma: float = 4.0,
+                 upsampling: str = 'bilinear') -> Tensor:
+    """Patch scores [B, h, w] -> pixel anomaly maps [B, H, W]: upsampling to the input size
+    (``'bilinear'`` or ``'nearest'``), then a Gaussian blur of ``sigma`` pixels (4 in the paper)."""
+    if upsampling == 'nearest':
+        maps = F.interpolate(patch_scores[:, None], size=size, mode='nearest')[:, 0]
+    else:
+        maps = F.interpolate(patch_scores[:, None], size=size, mode='bilinear', align_corners=False)[:, 0]
     return gaussian_blur(maps, sigma)

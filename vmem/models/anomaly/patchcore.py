@@ -11,7 +11,7 @@ from vmem.memory import MemoryBank, greedy_coreset
 from vmem.registry import MODELS
 from vmem.structures import DetDataSample
 
-from .anomaly_scoring import anomaly_maps, nearest_neighbour_scores
+from .anomaly_scoring import MAP_UPSAMPLING, anomaly_maps, nearest_neighbour_scores
 from .patch_features import PatchFeatureExtractor
 from .support_augmentation import SUPPORT_AUGMENTATIONS, augment_support
 
@@ -44,6 +44,8 @@ class PatchCore(BaseModel):
         reweight_neighbours: b of the paper's image-score reweighting (None: plain max;
             the paper and anomalib use 9).
         sigma: Gaussian smoothing of the pixel map, in input pixels (4).
+        map_upsampling: how patch scores are brought to the input size before smoothing:
+            ``'bilinear'`` (the authors' code) or ``'nearest'`` (anomalib).
         support_augmentations: few-shot mode: augmented copies of every training image
             whose patches also go into the memory, from ``'hflip'``, ``'vflip'``,
             ``'rot90'``, ``'rot180'``, ``'rot270'``, ``'shift'``.
@@ -56,7 +58,7 @@ class PatchCore(BaseModel):
                  target_dim: Optional[int] = 1024, coreset_ratio: float = 0.1,
                  coreset_projection_dim: Optional[int] = 128, num_neighbours: int = 1,
                  reweight_neighbours: Optional[int] = None, sigma: float = 4.0,
-                 support_augmentations: Sequence[str] = (), chunk_elements: Optional[int] = None,
+                 map_upsampling: str = 'bilinear', support_augmentations: Sequence[str] = (), chunk_elements: Optional[int] = None,
                  seed: int = 0, data_preprocessor: Optional[dict] = None, init_cfg=None) -> None:
         preprocessor = MODELS.build(data_preprocessor or dict(type='DetDataPreprocessor', pad_size_divisor=1))
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
@@ -67,6 +69,8 @@ class PatchCore(BaseModel):
             raise ValueError(f'num_neighbours must be >= 1, got {num_neighbours}')
         if reweight_neighbours is not None and reweight_neighbours < 1:
             raise ValueError(f'reweight_neighbours must be >= 1 or None, got {reweight_neighbours}')
+        if map_upsampling not in MAP_UPSAMPLING:
+            raise ValueError(f'map_upsampling must be one of {MAP_UPSAMPLING}, got {map_upsampling!r}')
         unknown = [name for name in support_augmentations if name not in SUPPORT_AUGMENTATIONS]
         if unknown:
             raise ValueError(f'unknown support_augmentations {unknown}; choose from {list(SUPPORT_AUGMENTATIONS)}')
@@ -76,6 +80,7 @@ class PatchCore(BaseModel):
         self.num_neighbours = num_neighbours
         self.reweight_neighbours = reweight_neighbours
         self.sigma = sigma
+        self.map_upsampling = map_upsampling
         self.support_augmentations = tuple(support_augmentations)
         self.chunk_elements = chunk_elements
         self.seed = seed
@@ -179,7 +184,8 @@ class PatchCore(BaseModel):
         scores = nearest_neighbour_scores(
             patches, self.memory, num_neighbours=self.num_neighbours,
             reweight_neighbours=self.reweight_neighbours, chunk_elements=self.chunk_elements)
-        maps = anomaly_maps(scores.patch_scores, tuple(inputs.shape[-2:]), sigma=self.sigma)
+        maps = anomaly_maps(scores.patch_scores, tuple(inputs.shape[-2:]), sigma=self.sigma,
+                            upsampling=self.map_upsampling)
         return maps, scores.image_scores
 
     def predict(self, inputs: Tensor, data_samples: Optional[Sequence[DetDataSample]] = None
