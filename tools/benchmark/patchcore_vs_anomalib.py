@@ -11,6 +11,13 @@ resident memory added while selecting. anomalib runs in its own virtualenv (pass
 python with ``--anomalib-python``); without it, or when it cannot import anomalib, the
 script says so and reports vmem's side only.
 
+Each side builds its coreset once per ``--seeds`` seed (the random start, and the random
+projection the greedy search measures distances in), on the same features; the table
+gives the mean and range over them. On these small categories one seed moves AUROC by
+0.01-0.03, more than the sides differ. A last line scores the bank anomalib's first
+coreset chose with vmem's scoring (nearest-neighbour map upsampling, as anomalib): equal
+numbers show that the sides differ only in which patches their coresets keep.
+
 Then, vmem only: building a 1% coreset bank from ``--big-patches`` (200000) random
 1024-d patch features, and scoring 2048 patches against a 200000-entry bank with a
 bounded retrieval chunk: peak memory added stays near the chunk, not n x N.
@@ -60,7 +67,7 @@ def batches(tensor: torch.Tensor, size: int = 8):
 
 
 # ---------------------------------------------------------------- anomalib side (child process)
-def run_anomalib(work: Path, ratio: float, num_neighbours: int) -> None:
+def run_anomalib(work: Path, ratio: float, num_neighbours: int, seeds: list[int]) -> None:
     from anomalib.models.components import KCenterGreedy
     from anomalib.models.image.patchcore.torch_model import PatchcoreModel
     torch.set_num_threads(1)
@@ -75,21 +82,28 @@ def run_anomalib(work: Path, ratio: float, num_neighbours: int) -> None:
             model(images)
     embeddings = torch.vstack(model.embedding_store)
     model.embedding_store.clear()
-    torch.manual_seed(0)
-    kept, seconds, peak = measure(lambda: KCenterGreedy(embedding=embeddings, sampling_ratio=ratio).sample_coreset())
-    model.memory_bank = kept
-    model.eval()
-    scores, maps = [], []
-    with torch.no_grad():
-        for images in batches(data['test']):
-            out = model(images)
-            scores.append(out.pred_score.reshape(-1))
-            maps.append(out.anomaly_map.reshape(len(images), *images.shape[-2:]))
-    torch.save({'scores': torch.cat(scores), 'maps': torch.cat(maps)}, work / 'anomalib_out.pt')
+    runs = []
+    for seed in seeds:
+        # KCenterGreedy's start is drawn by torch; its sparse projection's columns by
+        # sklearn with numpy's global generator: seed both, or runs differ
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        sampler = KCenterGreedy(embedding=embeddings, sampling_ratio=ratio)
+        kept, seconds, peak = measure(sampler.select_coreset_idxs)
+        model.memory_bank = embeddings[kept]
+        model.eval()
+        scores, maps = [], []
+        with torch.no_grad():
+            for images in batches(data['test']):
+                out = model(images)
+                scores.append(out.pred_score.reshape(-1))
+                maps.append(out.anomaly_map.reshape(len(images), *images.shape[-2:]))
+        runs.append(dict(scores=torch.cat(scores), maps=torch.cat(maps), kept=torch.tensor(kept)))
+        runs[-1].update(coreset_seconds=seconds, coreset_peak_mib=peak)
+    torch.save(runs, work / 'anomalib_out.pt')
     import anomalib
-    print(json.dumps(dict(coreset_seconds=seconds, coreset_peak_mib=peak, bank=len(kept),
-                          patches=len(embeddings), dim=embeddings.shape[1], version=anomalib.__version__,
-                          torch=torch.__version__)))
+    print(json.dumps(dict(bank=len(kept), patches=len(embeddings), dim=embeddings.shape[1],
+                          version=anomalib.__version__, torch=torch.__version__)))
 
 
 # ---------------------------------------------------------------- vmem side
@@ -129,26 +143,52 @@ def prepare(work: Path, args) -> dict:
     return data
 
 
-def run_vmem(work: Path, data: dict, args, target_dim) -> dict:
+def vmem_model(work: Path, args, target_dim, seed: int, ratio: float | None = None, upsampling: str = 'bilinear'):
     from vmem.models.anomaly import PatchCore
     model = PatchCore(backbone=dict(type='TimmBackbone', model_name=args.backbone, out_indices=(2, 3)),
-                      target_dim=target_dim, coreset_ratio=args.ratio, reweight_neighbours=args.num_neighbours)
+                      target_dim=target_dim, coreset_ratio=args.ratio if ratio is None else ratio,
+                      reweight_neighbours=args.num_neighbours, seed=seed, map_upsampling=upsampling)
     model.features.backbone.body.load_state_dict(torch.load(work / 'backbone.pt', weights_only=True))
-    model.eval()
+    return model.eval()
+
+
+def vmem_features(model, images: torch.Tensor) -> torch.Tensor:
+    """Patch features [N, D] of the training images."""
     collected = []
-    for images in batches(data['train']):
-        patches = model.features(images)
+    for batch in batches(images):
+        patches = model.features(batch)
         collected.append(patches.permute(0, 2, 3, 1).reshape(-1, patches.shape[1]))
-    features = torch.cat(collected)
-    del collected
-    bank, seconds, peak = measure(lambda: model.build_memory(features))
+    return torch.cat(collected)
+
+
+def vmem_scores(model, data: dict) -> dict:
     scores, maps = [], []
     for images in batches(data['test']):
         anomaly_maps, image_scores = model.score(images)
         scores.append(image_scores)
         maps.append(anomaly_maps)
-    return dict(scores=torch.cat(scores), maps=torch.cat(maps), coreset_seconds=seconds, coreset_peak_mib=peak,
-                bank=len(bank), patches=len(features), dim=features.shape[1])
+    return dict(scores=torch.cat(scores), maps=torch.cat(maps))
+
+
+def run_vmem(work: Path, data: dict, args, target_dim) -> list[dict]:
+    """One run per seed (the coreset's random start and projection), on the same features."""
+    runs, features = [], None
+    for seed in args.seeds:
+        model = vmem_model(work, args, target_dim, seed)
+        if features is None:
+            features = vmem_features(model, data['train'])
+        bank, seconds, peak = measure(lambda: model.build_memory(features))
+        runs.append(dict(vmem_scores(model, data), coreset_seconds=seconds, coreset_peak_mib=peak,
+                         bank=len(bank), patches=len(features), dim=features.shape[1]))
+    return runs
+
+
+def vmem_on_anomalib_coreset(work: Path, data: dict, args, kept: torch.Tensor) -> dict:
+    """vmem's scoring with the bank anomalib's coreset chose: separates scoring from selection."""
+    # ratio 1: the bank is all it is given; anomalib upsamples maps by nearest neighbour
+    model = vmem_model(work, args, None, 0, ratio=1.0, upsampling='nearest')
+    model.build_memory(vmem_features(model, data['train'])[kept])
+    return vmem_scores(model, data)
 
 
 def accuracy(result: dict, data: dict) -> dict:
@@ -191,10 +231,12 @@ def main(argv=None) -> None:
     parser.add_argument('--ratio', type=float, default=0.1)
     parser.add_argument('--num-neighbours', type=int, default=9, help="reweighting b (anomalib's num_neighbors)")
     parser.add_argument('--big-patches', type=int, default=200000, help='0 skips the large-bank measurements')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4],
+                        help="coreset seeds, each side: one coreset's random start decides a 0.01-0.03 AUROC")
     parser.add_argument('--anomalib-side', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.anomalib_side:
-        run_anomalib(Path(args.anomalib_side), args.ratio, args.num_neighbours)
+        run_anomalib(Path(args.anomalib_side), args.ratio, args.num_neighbours, args.seeds)
         return
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     torch.set_num_threads(1)
@@ -203,36 +245,49 @@ def main(argv=None) -> None:
         data = prepare(work, args)
         rows = {}
         anomalib_note = 'anomalib: not run (no --anomalib-python given)'
+        anomalib_runs = None
         if args.anomalib_python:
             command = [args.anomalib_python, __file__, '--anomalib-side', str(work), '--ratio', str(args.ratio),
-                       '--num-neighbours', str(args.num_neighbours)]
+                       '--num-neighbours', str(args.num_neighbours), '--seeds', *map(str, args.seeds)]
             done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS='1'))
             if done.returncode != 0:
                 anomalib_note = ('anomalib: NOT importable or failed with ' + args.anomalib_python + ': '
                                  + done.stderr.strip().splitlines()[-1])
             else:
                 info = json.loads(done.stdout.strip().splitlines()[-1])
-                info.update(torch.load(work / 'anomalib_out.pt', weights_only=True))
-                rows[f'anomalib {info["version"]} PatchCore ({info["dim"]}-d)'] = info
+                anomalib_runs = torch.load(work / 'anomalib_out.pt', weights_only=True)
+                for run in anomalib_runs:
+                    run.update(bank=info['bank'], patches=info['patches'], dim=info['dim'])
+                rows[f'anomalib {info["version"]} PatchCore ({info["dim"]}-d)'] = anomalib_runs
                 anomalib_note = f'anomalib {info["version"]} (torch {info["torch"]}) in {args.anomalib_python}'
         for target_dim in (None, 1024):
-            result = run_vmem(work, data, args, target_dim)
-            rows[f'vmem PatchCore ({result["dim"]}-d{", channel-pooled" if target_dim else ""})'] = result
+            runs = run_vmem(work, data, args, target_dim)
+            rows[f'vmem PatchCore ({runs[0]["dim"]}-d{", channel-pooled" if target_dim else ""})'] = runs
         print(f'# PatchCore: vmem vs anomalib, {datetime.date.today()}, {platform.machine()} '
               f'{_cpu_name()}, 1 torch thread each, torch {torch.__version__}')
         print(f'# {anomalib_note}')
         print(f'# category {args.category!r}, {args.size} px, {args.backbone} layer2+layer3 (same random seeded '
-              f'weights), coreset {args.ratio:.0%}, reweighting b={args.num_neighbours}, sigma 4')
-        print('| model | image AUROC | pixel AUROC | PRO | patches -> bank | coreset s | coreset peak MiB |')
+              f'weights), coreset {args.ratio:.0%}, reweighting b={args.num_neighbours}, sigma 4; '
+              f'coreset seeds {args.seeds}: mean (min-max) over them')
+        print('| model | image AUROC | pixel AUROC | PRO | patches -> bank | coreset s (median) | coreset peak MiB |')
         print('|---|---|---|---|---|---|---|')
-        reference = next((row for name, row in rows.items() if name.startswith('anomalib')), None)
-        for name, row in rows.items():
-            metrics = accuracy(row, data)
-            speed = '' if reference is None or row is reference else \
-                f' ({reference["coreset_seconds"] / row["coreset_seconds"]:.1f}x faster)'
-            print(f'| {name} | {metrics["image_auroc"]:.4f} | {metrics["pixel_auroc"]:.4f} | {metrics["pro"]:.4f} | '
-                  f'{row["patches"]} -> {row["bank"]} | {row["coreset_seconds"]:.2f}{speed} | '
-                  f'{row["coreset_peak_mib"]:.0f} |')
+        for name, runs in rows.items():
+            metrics = [accuracy(run, data) for run in runs]
+            cells = []
+            for key in ('image_auroc', 'pixel_auroc', 'pro'):
+                values = [m[key] for m in metrics]
+                cells.append(f'{np.mean(values):.4f} ({min(values):.4f}-{max(values):.4f})')
+            seconds = float(np.median([run['coreset_seconds'] for run in runs]))
+            peak = max(run['coreset_peak_mib'] for run in runs)
+            print(f'| {name} | {" | ".join(cells)} | {runs[0]["patches"]} -> {runs[0]["bank"]} | {seconds:.2f} | '
+                  f'{peak:.0f} |')
+        if anomalib_runs:
+            # the same bank through vmem's scoring: equal metrics mean the two sides differ
+            # only in which patches their coresets keep
+            mine = accuracy(vmem_on_anomalib_coreset(work, data, args, anomalib_runs[0]['kept']), data)
+            theirs = accuracy(anomalib_runs[0], data)
+            print(f'\n# vmem scoring on the bank of anomalib\'s coreset (seed {args.seeds[0]}): '
+                  + ', '.join(f'{key} {mine[key]:.4f} (anomalib {theirs[key]:.4f})' for key in mine))
         if args.big_patches > 0:
             print()
             print('| large bank (vmem) | time | peak memory |')
