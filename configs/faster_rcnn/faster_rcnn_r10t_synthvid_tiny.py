@@ -1,5 +1,6 @@
 # A tiny single-frame Faster R-CNN for SynthVID that trains on 2 CPU cores in minutes:
-#   python tools/dataset_converters/make_synthvid.py --out-dir data/synthvid
+#   python tools/dataset_converters/make_synthvid.py --out-dir data/synthvid \
+#       --splits train val test --num-videos 144 24 24   # the README's detector results
 #   python tools/train.py configs/faster_rcnn/faster_rcnn_r10t_synthvid_tiny.py
 # timm's ResNet-10-T up to its third stage (stride 16, 256 channels), SynthVID's 256x192
 # frames, 8 classes. The baseline that the memory models are compared against: key frames

@@ -1,5 +1,6 @@
 # SynthVID (vmem.datasets.synthetic): generate it with
-#   python tools/dataset_converters/make_synthvid.py --out-dir data/synthvid
+#   python tools/dataset_converters/make_synthvid.py --out-dir data/synthvid \
+#       --splits train val test --num-videos 144 24 24   # the README's detector results
 # Key frame + 2 reference frames for training (SELSA/MAMBA style); every frame in order,
 # whole videos per rank, for testing.
 dataset_type = 'CocoVideoDataset'
