@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from vmem.memory.retrieval import available_backends, topk
-from vmem.memory.retrieval.torch_chunked import block_shape, select_topk
+from vmem.memory.retrieval.torch_chunked import _row_topk, block_shape, select_topk
 
 CPU_BACKENDS = available_backends('cpu')
 
@@ -69,6 +69,18 @@ def test_two_stage_selection_is_exact(length, k, generator):
     expected = scores.topk(k, dim=1)
     torch.testing.assert_close(values, expected.values)
     torch.testing.assert_close(scores.gather(1, indices), values)
+
+
+@pytest.mark.parametrize('length,k', [(625, 32), (40, 40), (7, 1)])
+def test_row_selection_matches_torch_topk(length, k, generator):
+    scores = torch.randn(5, length, generator=generator)
+    scores[0, ::3] = -math.inf   # masked keys
+    values, indices = _row_topk(scores, k)
+    expected = scores.topk(k, dim=1)
+    torch.testing.assert_close(values, expected.values)
+    assert indices.dtype == torch.long and torch.equal(scores.gather(1, indices), values)
+    _, unordered = _row_topk(scores, k, ordered=False)
+    assert torch.equal(unordered.sort(dim=1).values, indices.sort(dim=1).values)
 
 
 def test_two_stage_selection_with_clustered_winners():

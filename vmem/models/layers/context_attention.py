@@ -112,13 +112,16 @@ class ContextAttention(nn.Module):
             # keys are this block's normalised projections of bank entries, which the bank
             # checked for NaN/Inf when they were written: no need to scan them every frame
             found = topk(queries.detach(), keys.detach(), self.num_keys, metric='ip', mask=allowed,
-                         check_finite=False).indices
-        valid = found >= 0                                                                      # [Q, k]
-        rows = found.clamp(min=0).flatten()
-        shape = (*found.shape, -1)
-        # index_select gathers whole rows, several times faster than advanced indexing here
-        logits = torch.bmm(keys.index_select(0, rows).view(shape), queries[:, :, None])[..., 0] / self.temperature
-        weights = torch.softmax(logits.masked_fill(~valid, float('-inf')), dim=-1)
+                         check_finite=False)
+        valid = found.indices >= 0                                                              # [Q, k]
+        rows = found.indices.clamp(min=0).flatten()
+        shape = (*found.indices.shape, -1)
+        if torch.is_grad_enabled() and (queries.requires_grad or keys.requires_grad):
+            # index_select gathers whole rows, several times faster than advanced indexing here
+            logits = torch.bmm(keys.index_select(0, rows).view(shape), queries[:, :, None])[..., 0]
+        else:   # nothing to differentiate: the search's scores are these logits already
+            logits = found.scores.to(queries.dtype)
+        weights = torch.softmax(logits.div(self.temperature).masked_fill(~valid, float('-inf')), dim=-1)
         return torch.bmm(weights[:, None, :], values.index_select(0, rows).view(shape))[:, 0]
 
     def extra_repr(self) -> str:
