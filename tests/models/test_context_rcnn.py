@@ -162,6 +162,28 @@ def test_camera_memory_files_round_trip_subsample_and_refuse_other_feature_sizes
         CameraMemory(feature_dim=4, horizon='year')
 
 
+def test_camera_memory_can_store_each_detections_class_vote(tmp_path):
+    memory = CameraMemory(feature_dim=4, num_classes=3, horizon=None, score_thr=0.5)
+    assert memory.entry_dim == 15 and memory.votes_start == 12
+    written = memory.write(2, features=torch.randn(3, 4), boxes=torch.rand(3, 4), scores=torch.tensor([0.9, 0.4, 0.7]),
+                           labels=torch.tensor([2, 0, 1]), timestamp=0.0)
+    votes = memory.read(2, timestamp=None).entries[:, 12:]
+    assert written == 2
+    torch.testing.assert_close(votes.sort(dim=0).values, torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.7, 0.9]]))
+    assert sorted(votes.argmax(1).tolist()) == [1, 2]
+    with pytest.raises(ValueError, match='labels'):
+        write_frame(memory, 2, 1.0)
+    with pytest.raises(ValueError, match=r'labels must be in \[0, 3\)'):
+        memory.write(2, features=torch.randn(1, 4), boxes=torch.rand(1, 4), scores=torch.ones(1),
+                     labels=torch.tensor([3]), timestamp=0.0)
+    path = tmp_path / 'votes.safetensors'
+    memory.save(path)
+    with pytest.raises(ValueError, match='15-d entries.*12-d ones.*class-vote'):
+        CameraMemory(feature_dim=4).load(path)
+    with pytest.raises(ValueError, match='num_classes'):
+        CameraMemory(feature_dim=4, num_classes=-1)
+
+
 def test_aggregator_cache_gives_the_uncached_result_and_follows_new_writes():
     memory = CameraMemory(feature_dim=8, capacity=6, horizon=None, max_per_frame=3, score_thr=0.0)
     aggregator = ContextAggregator(dim=8, entry_dim=memory.entry_dim, bottleneck_dim=5, temperature=0.5)
@@ -262,6 +284,24 @@ def test_online_memory_grows_per_camera_from_past_frames_and_stays_bounded(camer
     assert all(after >= before for before, after in seen)
     model.forget_cameras()
     assert len(model.camera_memory) == 0
+
+
+def test_values_from_class_votes_reads_what_the_detector_called_each_entry_online(camera_root):
+    model = build(values_from='class_votes', inference_mode='online',
+                  camera_memory=dict(num_classes=8, score_thr=0.0, max_per_frame=2)).eval()
+    attention = model.roi_head.box_head.aggregators['1'].attention
+    assert attention.value.in_features == 8 and attention.value_start == 264 and attention.key.in_features == 272
+    torch.nn.init.normal_(attention.out.weight, std=0.5)
+    with torch.no_grad():
+        for batch in loader_for(camera_root, 'cam_val'):
+            model(**model.data_preprocessor(batch, False), mode='predict')
+    camera = model.camera_memory.cameras[0]
+    votes = model.camera_memory.read(camera, timestamp=None).entries[:, 264:]
+    assert ((votes > 0).sum(dim=1) == 1).all()          # one class per entry, at its score
+    with pytest.raises(ValueError, match='class_votes.*num_classes'):
+        build(values_from='class_votes')
+    with pytest.raises(ValueError, match='num_classes=3'):
+        build(camera_memory=dict(num_classes=3))
 
 
 def test_bad_memory_settings_are_config_errors():

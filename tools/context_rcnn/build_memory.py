@@ -78,7 +78,8 @@ def main(argv=None) -> int:
     settings = ConfigDict(cfg.model.get('camera_memory') or {})
     memory = CameraMemory(feature_dim=model.roi_head.box_head.out_channels, capacity=args.capacity, horizon=None,
                           max_per_frame=args.max_per_frame or settings.get('max_per_frame', 8),
-                          score_thr=args.score_thr if args.score_thr is not None else settings.get('score_thr', 0.5))
+                          score_thr=args.score_thr if args.score_thr is not None else settings.get('score_thr', 0.5),
+                          num_classes=settings.get('num_classes', 0))
     with DefaultScope.overwrite_default_scope('vmem'):
         loader = Runner.build_dataloader(split_dataloader(cfg, args.split))
     start = time.perf_counter()

@@ -32,7 +32,7 @@ def build_camera_memory(detector, batches: Iterable[dict], memory: CameraMemory,
         data = detector.data_preprocessor(batch, False)
         inputs, samples = data['inputs'], detector.key_samples(data['data_samples'])
         results = detector.detections_with_features(inputs, samples)
-        for sample, (boxes, scores, _, features) in zip(samples, results):
+        for sample, (boxes, scores, labels, features) in zip(samples, results):
             meta = sample.metainfo
             report.frames += 1
             if meta.get('camera') is None:
@@ -43,7 +43,7 @@ def build_camera_memory(detector, batches: Iterable[dict], memory: CameraMemory,
                 continue
             report.entries_written += memory.write(
                 meta['camera'], features=features, boxes=normalised_cxcywh(boxes, meta, tuple(inputs.shape[-2:])),
-                scores=scores, timestamp=meta['timestamp'], image_id=meta.get('img_id', -1),
+                scores=scores, labels=labels, timestamp=meta['timestamp'], image_id=meta.get('img_id', -1),
                 video_id=meta.get('video_id'))
         if progress is not None:
             progress(report.frames)

@@ -15,7 +15,7 @@ from .faster_rcnn import FasterRCNN, Sample, ground_truth
 
 INFERENCE_MODES = ('offline', 'online')
 TRAIN_EXCLUDES = ('image', 'video')
-VALUES_FROM = ('entry', 'features')
+VALUES_FROM = ('entry', 'features', 'class_votes')
 
 
 @MODELS.register_module()
@@ -43,8 +43,10 @@ class ContextRCNN(FasterRCNN):
       own entries only) or 'video' (every frame of its own video/sequence, so that the
       attention learns to use other visits of the camera, not the frames next to it).
       At inference a frame leaves out only its own entries.
-    - ``values_from``: 'entry' (features, box and time, as in the paper) or 'features'
-      (values from the features only; box and time still shape the attention weights).
+    - ``values_from``: 'entry' (features, box and time, as in the paper), 'features'
+      (values from the features only; box and time still shape the attention weights) or
+      'class_votes' (values from what the frozen detector called each entry: its score at
+      its label; needs ``camera_memory=dict(num_classes=...)``, the detector's classes).
     - ``short_term=dict(window=seconds, **attention settings)``: a second attention, in
       parallel, over the same camera's entries of nearby frames only (the paper's
       short-term memory, here from the same bank); the long-term one still reads everything
@@ -67,14 +69,21 @@ class ContextRCNN(FasterRCNN):
                 raise ValueError(f'{name} must be one of {allowed}, got {value!r}')
         feature_dim = roi_head.get('box_head', {}).get('fc_channels', 1024)
         memory = CameraMemory(feature_dim=feature_dim, **(camera_memory or {}))
+        if memory.num_classes not in (0, roi_head.get('num_classes')):
+            raise ValueError(f"camera_memory num_classes={memory.num_classes} must be 0 (no class votes) or the "
+                             f"detector's num_classes={roi_head.get('num_classes')}")
+        if values_from == 'class_votes' and not memory.num_classes:
+            raise ValueError("values_from='class_votes' needs a memory that stores them: "
+                             "camera_memory=dict(num_classes=<the detector's classes>)")
+        values = dict(entry=dict(value_dim=None), features=dict(value_dim=feature_dim),
+                      class_votes=dict(value_dim=memory.num_classes or None, value_start=memory.votes_start))
         roi_head = copy.deepcopy(roi_head)
         short_term = None if short_term is None else dict(short_term)
         short_window = None if short_term is None else short_term.pop('window', None)
         if short_term is not None and not (isinstance(short_window, (int, float)) and short_window > 0):
             raise ValueError(f"short_term needs window=seconds > 0, got {short_window!r}")
         aggregator = dict(type='ContextAggregator', dim=feature_dim, entry_dim=memory.entry_dim,
-                          value_dim=feature_dim if values_from == 'features' else None, short_term=short_term,
-                          **(attention or {}))
+                          short_term=short_term, **values[values_from], **(attention or {}))
         roi_head['box_head']['aggregators'] = [None, aggregator]
         super().__init__(backbone=backbone, neck=neck, rpn_head=rpn_head, roi_head=roi_head,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -126,13 +135,14 @@ class ContextRCNN(FasterRCNN):
                  batch_shape) -> None:
         """Write each frame's detections (input coordinates) to its camera's memory."""
         boxes = [d[0] for d in detections]
-        for sample, (found, scores, _), feats in zip(samples, detections, self.box_features(features, boxes, batch_shape)):
+        for sample, (found, scores, labels), feats in zip(samples, detections,
+                                                          self.box_features(features, boxes, batch_shape)):
             meta = sample.metainfo
             if meta.get('camera') is None or meta.get('timestamp') is None or len(found) == 0:
                 continue
             self.camera_memory.write(meta['camera'], features=feats, boxes=normalised_cxcywh(found, meta, batch_shape),
-                                     scores=scores, timestamp=meta['timestamp'], image_id=meta.get('img_id', -1),
-                                     video_id=meta.get('video_id'))
+                                     scores=scores, labels=labels, timestamp=meta['timestamp'],
+                                     image_id=meta.get('img_id', -1), video_id=meta.get('video_id'))
 
     # -- modes ------------------------------------------------------------------------------
     def loss(self, inputs: torch.Tensor, data_samples: Sequence[Sample]) -> Dict[str, torch.Tensor]:

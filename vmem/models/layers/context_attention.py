@@ -22,9 +22,9 @@ class ContextAttention(nn.Module):
     ``num_keys``: None attends to every entry; k attends to each query's k most similar
     entries only (exact top-k of the same logits, through the shared `vmem.memory.topk`):
     the softmax and the weighted sum then cost k per query, not the bank size (the search
-    itself still reads every key). ``value_dim``: values are made from the
-    entries' first ``value_dim`` numbers only (e.g. their features, leaving box and time
-    to the keys, which use the whole entry); None: the whole entry.
+    itself still reads every key). ``value_dim``: values are made from ``value_dim``
+    numbers of each entry only, from ``value_start`` on (e.g. their features, leaving box
+    and time to the keys, which use the whole entry); None: the whole entry.
 
     ``embedding``: 'relu' (linear + ReLU, then L2 norm, as the paper) or 'linear' (no
     ReLU). ``matched_init``: the key projection of the entries' first ``dim`` numbers
@@ -36,7 +36,7 @@ class ContextAttention(nn.Module):
 
     def __init__(self, *, dim: int, entry_dim: int, bottleneck_dim: int = 2048, temperature: float = 0.01,
                  num_keys: Optional[int] = None, value_dim: Optional[int] = None, embedding: str = 'relu',
-                 matched_init: bool = False):
+                 matched_init: bool = False, value_start: int = 0):
         super().__init__()
         for name, value in (('dim', dim), ('entry_dim', entry_dim), ('bottleneck_dim', bottleneck_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -45,9 +45,13 @@ class ContextAttention(nn.Module):
             raise ValueError(f'temperature must be > 0, got {temperature!r}')
         if num_keys is not None and (isinstance(num_keys, bool) or not isinstance(num_keys, int) or num_keys < 1):
             raise ValueError(f'num_keys must be a positive int or None (attend to all), got {num_keys!r}')
-        value_dim = entry_dim if value_dim is None else value_dim
-        if isinstance(value_dim, bool) or not isinstance(value_dim, int) or not 1 <= value_dim <= entry_dim:
-            raise ValueError(f'value_dim must be an int in [1, entry_dim={entry_dim}] or None, got {value_dim!r}')
+        if isinstance(value_start, bool) or not isinstance(value_start, int) or not 0 <= value_start < entry_dim:
+            raise ValueError(f'value_start must be an int in [0, entry_dim={entry_dim}), got {value_start!r}')
+        value_dim = entry_dim - value_start if value_dim is None else value_dim
+        if isinstance(value_dim, bool) or not isinstance(value_dim, int) or \
+                not 1 <= value_dim <= entry_dim - value_start:
+            raise ValueError(f'value_dim must be an int in [1, entry_dim - value_start = {entry_dim - value_start}] '
+                             f'or None, got {value_dim!r}')
         if embedding not in ('relu', 'linear'):
             raise ValueError(f"embedding must be 'relu' or 'linear', got {embedding!r}")
         if matched_init and entry_dim < dim:
@@ -55,6 +59,7 @@ class ContextAttention(nn.Module):
         self.embedding = embedding
         self.dim, self.entry_dim, self.bottleneck_dim = dim, entry_dim, bottleneck_dim
         self.temperature, self.num_keys, self.value_dim = temperature, num_keys, value_dim
+        self.value_start = value_start
         self.query = nn.Linear(dim, bottleneck_dim)
         self.key = nn.Linear(entry_dim, bottleneck_dim)
         self.value = nn.Linear(value_dim, bottleneck_dim)
@@ -74,8 +79,8 @@ class ContextAttention(nn.Module):
     def project_entries(self, entries: torch.Tensor) -> torch.Tensor:
         """Memory entries [N, entry_dim] -> their keys and values side by side [N, 2 * bottleneck]
         (what an inference cache stores: they depend only on the entry and the weights)."""
-        return torch.cat([self._embed(self.key, entries), self._embed(self.value, entries[:, :self.value_dim])],
-                         dim=-1)
+        value_part = entries[:, self.value_start:self.value_start + self.value_dim]
+        return torch.cat([self._embed(self.key, entries), self._embed(self.value, value_part)], dim=-1)
 
     def forward(self, features: torch.Tensor, entries: Optional[torch.Tensor] = None, *,
                 projected: Optional[torch.Tensor] = None, allowed: Optional[torch.Tensor] = None,
@@ -127,4 +132,4 @@ class ContextAttention(nn.Module):
     def extra_repr(self) -> str:
         return (f'dim={self.dim}, entry_dim={self.entry_dim}, bottleneck_dim={self.bottleneck_dim}, '
                 f'temperature={self.temperature}, num_keys={self.num_keys}, value_dim={self.value_dim}, '
-                f'embedding={self.embedding!r}')
+                f'value_start={self.value_start}, embedding={self.embedding!r}')

@@ -2,7 +2,9 @@
 
 An entry is what a frozen detector saw on one past frame of that camera: the box-head
 features of one of its top detections, the box ([cx, cy, w, h] over the image size) and
-the time (time of day and day of year as sines and cosines), side by side in one vector.
+the time (time of day and day of year as sines and cosines), side by side in one vector;
+with ``num_classes``, then the detection's class vote (its score at its label, zero
+elsewhere: what the frozen detector called it).
 Banks are bounded per camera by ``capacity`` (random replacement when full) and reads by
 a time ``horizon`` around the frame being detected. They live on the CPU and outside the
 model's ``state_dict``: a bank is data (built for a split by
@@ -69,14 +71,18 @@ class CameraMemory:
             one of 'hour', 'day', 'week', 'month', or None for no limit.
         max_per_frame, score_thr: each frame contributes its ``max_per_frame`` best
             detections scoring at least ``score_thr``.
+        num_classes: > 0 stores each detection's class vote (``num_classes`` numbers
+            after the time) as well; 0 (the paper's entry) does not.
         seed: seed of the random replacement and of subsampling a larger file.
     """
 
     def __init__(self, *, feature_dim: int, capacity: int = 2000, horizon: Union[str, float, None] = 'month',
-                 max_per_frame: int = 8, score_thr: float = 0.5, seed: int = 0):
+                 max_per_frame: int = 8, score_thr: float = 0.5, num_classes: int = 0, seed: int = 0):
         for name, value in (('feature_dim', feature_dim), ('capacity', capacity), ('max_per_frame', max_per_frame)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f'{name} must be a positive int, got {value!r}')
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 0:
+            raise ValueError(f'num_classes must be an int >= 0 (0: no class votes), got {num_classes!r}')
         if isinstance(horizon, str):
             if horizon not in HORIZONS:
                 raise ValueError(f'horizon must be seconds, None or one of {sorted(HORIZONS)}, got {horizon!r}')
@@ -85,6 +91,7 @@ class CameraMemory:
             raise ValueError(f'horizon must be > 0 seconds, got {horizon!r}')
         self.feature_dim, self.capacity, self.horizon = feature_dim, capacity, horizon
         self.max_per_frame, self.score_thr, self.seed = max_per_frame, score_thr, seed
+        self.num_classes = num_classes
         self.bank = self._new_bank(capacity)
 
     def _new_bank(self, capacity: int, fields: Optional[dict] = None) -> GroupedMemoryBank:
@@ -94,6 +101,11 @@ class CameraMemory:
 
     @property
     def entry_dim(self) -> int:
+        return self.feature_dim + BOX_DIMS + TIME_DIMS + self.num_classes
+
+    @property
+    def votes_start(self) -> int:
+        """Where an entry's class vote starts (it runs to the end)."""
         return self.feature_dim + BOX_DIMS + TIME_DIMS
 
     @property
@@ -110,27 +122,47 @@ class CameraMemory:
         return self.bank.bank(camera).size if camera in self.bank.groups else 0
 
     # ----------------------------------------------------------------- writing
-    def encode(self, features: torch.Tensor, boxes: torch.Tensor, timestamp: float) -> torch.Tensor:
+    def encode(self, features: torch.Tensor, boxes: torch.Tensor, timestamp: float,
+               scores: Optional[torch.Tensor] = None, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Entries [n, entry_dim] from features [n, feature_dim] and boxes [n, 4] given as
-        [cx, cy, w, h] fractions of the image."""
+        [cx, cy, w, h] fractions of the image (and, with ``num_classes``, the detections'
+        scores and 0-based labels)."""
         if features.ndim != 2 or features.shape[1] != self.feature_dim:
             raise ValueError(f'features must be [n, {self.feature_dim}], got {list(features.shape)}')
         if boxes.shape != (features.shape[0], BOX_DIMS):
             raise ValueError(f'boxes must be [{features.shape[0]}, 4] (cx, cy, w, h), got {list(boxes.shape)}')
         clock = time_features(timestamp).to(features).expand(features.shape[0], TIME_DIMS)
-        return torch.cat([features.float(), boxes.float(), clock.float()], dim=1)
+        parts = [features.float(), boxes.float(), clock.float()]
+        if self.num_classes:
+            parts.append(self.class_votes(scores, labels, len(features)))
+        return torch.cat(parts, dim=1)
+
+    def class_votes(self, scores: Optional[torch.Tensor], labels: Optional[torch.Tensor], count: int) -> torch.Tensor:
+        if labels is None or scores is None:
+            raise ValueError(f'this memory stores class votes (num_classes={self.num_classes}): '
+                             'writing needs the detections\' labels and scores')
+        labels = labels.long().cpu()
+        if labels.shape != (count,) or scores.shape != (count,):
+            raise ValueError(f'labels and scores must be [{count}], got {list(labels.shape)} and {list(scores.shape)}')
+        if count and not 0 <= int(labels.min()) <= int(labels.max()) < self.num_classes:
+            raise ValueError(f'labels must be in [0, {self.num_classes}), got {labels.tolist()}')
+        votes = torch.zeros(count, self.num_classes)
+        return votes.scatter_(1, labels[:, None], scores.detach().float().cpu()[:, None])
 
     @torch.no_grad()
     def write(self, camera: int, *, features: torch.Tensor, boxes: torch.Tensor, scores: torch.Tensor,
-              timestamp: float, image_id: int = -1, video_id: Optional[int] = None) -> int:
+              timestamp: float, image_id: int = -1, video_id: Optional[int] = None,
+              labels: Optional[torch.Tensor] = None) -> int:
         """Store one frame's detections (features [n, feature_dim], normalised cxcywh boxes,
-        scores, best first or not); returns how many were kept. With a horizon, entries
-        older than it (relative to this frame) are dropped: a live camera's memory."""
+        scores, best first or not; 0-based labels, needed with ``num_classes``); returns
+        how many were kept. With a horizon, entries older than it (relative to this frame)
+        are dropped: a live camera's memory."""
         keep = (scores >= self.score_thr).nonzero().squeeze(1)
         keep = keep[scores[keep].argsort(descending=True)][:self.max_per_frame]
         if len(keep) == 0:
             return 0
-        entries = self.encode(features[keep].detach().cpu(), boxes[keep].detach().cpu(), timestamp)
+        entries = self.encode(features[keep].detach().cpu(), boxes[keep].detach().cpu(), timestamp,
+                              scores=scores[keep], labels=None if labels is None else labels[keep])
         self.bank.write(int(camera), entries, time=torch.full((len(keep),), float(timestamp), dtype=torch.float64),
                         image_id=int(image_id), video_id=-1 if video_id is None else int(video_id),
                         score=scores[keep].detach().float().cpu())
@@ -187,9 +219,11 @@ class CameraMemory:
             raise ValueError(f'{path}: camera banks of different shapes {sorted(key_shapes)}')
         file_capacity, file_dim = next(iter(key_shapes))
         if file_dim != self.entry_dim:
-            raise ValueError(f'{path} holds {file_dim}-d entries ({file_dim - BOX_DIMS - TIME_DIMS}-d features + '
-                             f'box + time) but this model stores {self.entry_dim}-d ones ({self.feature_dim}-d '
-                             'features): the file was built with a detector of another box-head width')
+            votes = f' + {self.num_classes} class votes' if self.num_classes else ''
+            raise ValueError(f'{path} holds {file_dim}-d entries but this model stores {self.entry_dim}-d ones '
+                             f'({self.feature_dim}-d features + box + time{votes}): the file was built with a '
+                             'detector of another box-head width, or with other class-vote settings '
+                             '(camera_memory num_classes)')
         prefix = next(name for name in shapes if name.endswith('.keys'))[:-len('keys')]
         in_file = {name[len(prefix) + len('field_'):] for name in shapes
                    if name.startswith(prefix + 'field_')}
@@ -212,4 +246,5 @@ class CameraMemory:
 
     def __repr__(self) -> str:
         return (f'CameraMemory(feature_dim={self.feature_dim}, capacity={self.capacity}, horizon={self.horizon}, '
-                f'max_per_frame={self.max_per_frame}, score_thr={self.score_thr}, entries={len(self)})')
+                f'max_per_frame={self.max_per_frame}, score_thr={self.score_thr}, num_classes={self.num_classes}, '
+                f'entries={len(self)})')
