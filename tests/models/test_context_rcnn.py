@@ -370,6 +370,22 @@ def test_training_can_leave_out_the_whole_video_and_values_can_skip_box_and_time
         build(train_exclude='camera')
 
 
+def test_memory_dropout_hides_memory_from_some_training_frames_only(camera_root, monkeypatch):
+    batches = list(loader_for(camera_root, 'cam_train', batch_size=2))
+    seen = []
+    for dropout in (0.0, 0.999):
+        model = build(memory_dropout=dropout)
+        random_memory(model, batches)
+        loss = model.roi_head.loss
+        monkeypatch.setattr(model.roi_head, 'loss', lambda *args, context, **kw: seen.append(context) or loss(
+            *args, context=context, **kw))
+        model.train()(**model.data_preprocessor(batches[0], True), mode='loss')
+    assert all(read is not None for read in seen[0]['camera_reads'])
+    assert all(read is None for read in seen[1]['camera_reads'])
+    with pytest.raises(ValueError, match='memory_dropout'):
+        build(memory_dropout=1.0)
+
+
 def test_a_bank_file_without_video_ids_still_loads(tmp_path):
     from vmem.memory import GroupedMemoryBank, save_memory
     old = GroupedMemoryBank(capacity_per_group=8, dim=12, fields=dict(time='float64', image_id='int64', score='float32'),

@@ -51,6 +51,8 @@ class ContextRCNN(FasterRCNN):
       parallel, over the same camera's entries of nearby frames only (the paper's
       short-term memory, here from the same bank); the long-term one still reads everything
       within the horizon.
+    - ``memory_dropout``: the chance that a training frame reads no memory at all, so the
+      box predictor also learns to work without it (inference always reads memory).
 
     Frames need ``camera`` and ``timestamp`` in their metainfo (`CocoVideoDataset` gives
     them for SynthVID and COCO Camera Traps files). A frame without a timestamp reads its
@@ -61,12 +63,16 @@ class ContextRCNN(FasterRCNN):
                  data_preprocessor: Optional[dict] = None, camera_memory: Optional[dict] = None,
                  attention: Optional[dict] = None, memory_file: Optional[str] = None,
                  inference_mode: str = 'offline', freeze_detector: bool = True, train_exclude: str = 'image',
-                 values_from: str = 'entry', short_term: Optional[dict] = None, init_cfg=None):
+                 values_from: str = 'entry', short_term: Optional[dict] = None, memory_dropout: float = 0.0,
+                 init_cfg=None):
         for name, value, allowed in (('inference_mode', inference_mode, INFERENCE_MODES),
                                      ('train_exclude', train_exclude, TRAIN_EXCLUDES),
                                      ('values_from', values_from, VALUES_FROM)):
             if value not in allowed:
                 raise ValueError(f'{name} must be one of {allowed}, got {value!r}')
+        if isinstance(memory_dropout, bool) or not isinstance(memory_dropout, (int, float)) \
+                or not 0 <= memory_dropout < 1:
+            raise ValueError(f'memory_dropout must be a number in [0, 1), got {memory_dropout!r}')
         feature_dim = roi_head.get('box_head', {}).get('fc_channels', 1024)
         memory = CameraMemory(feature_dim=feature_dim, **(camera_memory or {}))
         if memory.num_classes not in (0, roi_head.get('num_classes')):
@@ -93,6 +99,7 @@ class ContextRCNN(FasterRCNN):
         self.freeze_detector = freeze_detector
         self.train_exclude = train_exclude
         self.short_term_window = short_window
+        self.memory_dropout = float(memory_dropout)
         self.memory_file = memory_file
         if memory_file:
             memory.load(memory_file)
@@ -159,8 +166,12 @@ class ContextRCNN(FasterRCNN):
         else:
             features = self.extract_feat(inputs)
             proposals, losses = self.rpn_head(features, inputs, image_sizes, gt_boxes)
-        losses.update(self.roi_head.loss(features, proposals, batch_shape, gt_boxes, gt_labels,
-                                         context=self._reads(samples)))
+        context = self._reads(samples)
+        if self.memory_dropout:
+            dropped = (torch.rand(len(samples)) < self.memory_dropout).tolist()
+            context = {key: [None if drop else read for drop, read in zip(dropped, reads)]
+                       for key, reads in context.items()}
+        losses.update(self.roi_head.loss(features, proposals, batch_shape, gt_boxes, gt_labels, context=context))
         return losses
 
     def _detect(self, features, proposals, batch_shape, image_sizes, samples: List[DetDataSample]):
