@@ -197,6 +197,12 @@ def test_aggregator_cache_gives_the_uncached_result_and_follows_new_writes():
         expected = aggregator.attention(features[:2], reads[0].entries, query_input=F.relu(features[:2]))
         torch.testing.assert_close(out[:2], expected)
         assert torch.equal(out[2:], features[2:])   # the second image has no memory
+    # a read of a few slots (here one frame's) is gathered from the cache, not masked: same result
+    aggregator.attention.num_keys = 2
+    few = memory.read(5, timestamp=3.0, window=0.5)
+    assert 2 * len(few) <= few.capacity
+    out = aggregator(features, rois=rois, context={'camera_reads': [few, None]})
+    torch.testing.assert_close(out[:2], aggregator.attention(features[:2], few.entries, query_input=F.relu(features[:2])))
 
 
 @pytest.fixture(scope='module')
@@ -416,4 +422,4 @@ def test_short_term_attention_reads_nearby_frames_in_parallel_with_the_long_term
     short_only = aggregator(features, rois=rois, context={'short_term_reads': reads['short_term_reads']})
     torch.testing.assert_close(both, long_only + short_only - features)
     with pytest.raises(ValueError, match='window'):
-        build(short_term=dict(bottleneck_dim=32))
+        build(short_term=dict(window=0, bottleneck_dim=32))

@@ -88,9 +88,15 @@ class ContextAggregator(nn.Module):
             elif self.training:
                 parts.append(attention(part, read.entries.to(part.device), query_input=F.relu(part)))
             else:
-                projected = self._projections(attention, self._caches[key], read, part)
-                parts.append(attention(part, projected=projected, query_input=F.relu(part),
-                                       allowed=self._allowed(read, part.device)))
+                keys, values = self._projections(attention, self._caches[key], read, part)
+                if 2 * len(read.slots) <= read.capacity:
+                    # a small part of the bank (a short-term window, a young camera): gather
+                    # it, rather than search and mask the whole bank
+                    slots = read.slots.to(part.device)
+                    projected, allowed = (keys.index_select(0, slots), values.index_select(0, slots)), None
+                else:
+                    projected, allowed = (keys, values), self._allowed(read, part.device)
+                parts.append(attention(part, projected=projected, query_input=F.relu(part), allowed=allowed))
         return torch.cat(parts)
 
     @staticmethod
@@ -105,7 +111,7 @@ class ContextAggregator(nn.Module):
                      ) -> Tuple[torch.Tensor, torch.Tensor]:
         """The cached key and value projections of every slot of the camera's bank (two
         contiguous [capacity, bottleneck] tensors), brought up to date for the slots read
-        (masked to them by the caller: no gather of the whole bank per frame)."""
+        (the caller masks the rest, or gathers the slots read when they are few)."""
         keys, values, stamps = cache.get(read.camera, (None, None, None))
         if keys is None or keys.shape[0] != read.capacity or keys.device != like.device:
             keys = like.new_zeros(read.capacity, attention.bottleneck_dim)
