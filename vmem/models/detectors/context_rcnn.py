@@ -82,7 +82,7 @@ class ContextRCNN(FasterRCNN):
             raise ValueError("values_from='class_votes' needs a memory that stores them: "
                              "camera_memory=dict(num_classes=<the detector's classes>)")
         values = dict(entry=dict(value_dim=None), features=dict(value_dim=feature_dim),
-                      class_votes=dict(value_dim=memory.num_classes or None, value_start=memory.votes_start))
+                      class_votes=dict(value_dim=memory.num_classes, value_start=memory.votes_start))
         roi_head = copy.deepcopy(roi_head)
         short_term = None if short_term is None else dict(short_term)
         short_window = None if short_term is None else short_term.pop('window', None)
