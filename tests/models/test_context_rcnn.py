@@ -98,6 +98,27 @@ def test_matched_init_makes_a_query_attend_to_its_own_features_before_training(g
         ContextAttention(dim=8, entry_dim=16, embedding='gelu')
 
 
+def test_null_key_takes_a_share_of_the_softmax_and_adds_nothing_for_it(generator):
+    features, entries = torch.randn(5, 8, generator=generator), torch.randn(30, 6, generator=generator)
+    plain = trained_attention(temperature=0.5, embedding='linear')   # linear: no all-zero query, no ties
+    for num_keys in (None, 4):
+        gated = trained_attention(temperature=0.5, null_key=0.3, num_keys=num_keys, embedding='linear')
+        gated.load_state_dict(plain.state_dict(), strict=False)
+        queries = gated._embed(gated.query, features)
+        cosines = queries @ gated.project_entries(entries)[:, :5].t()
+        if num_keys:   # the 'nothing' option joins each query's own top-k
+            cosines = cosines.masked_fill(cosines < cosines.topk(num_keys, dim=1).values[:, -1:], float('-inf'))
+        logits = torch.cat([cosines, torch.full((5, 1), 0.3)], 1) / 0.5
+        weights = torch.softmax(logits, -1)[:, :-1]
+        expected = features + gated.out(weights @ gated.project_entries(entries)[:, 5:])
+        torch.testing.assert_close(gated(features, entries), expected)
+        assert (weights.sum(1) < 1).all()
+        gated(features, entries).sum().backward()
+        assert gated.null_key.grad is not None and gated.null_key.grad != 0
+    with pytest.raises(ValueError, match='null_key'):
+        ContextAttention(dim=8, entry_dim=6, null_key=2.0)
+
+
 def test_attention_bad_settings_and_entries():
     with pytest.raises(ValueError, match='temperature'):
         ContextAttention(dim=8, entry_dim=6, temperature=0)

@@ -32,11 +32,16 @@ class ContextAttention(nn.Module):
     random projection keeps cosines roughly as they are, so before any training a query
     already attends to the entries whose features are most like its own (box features
     of the same object seen before) instead of to random ones.
+
+    ``null_key``: None, or a cosine: a learned 'nothing' option joins each query's softmax
+    with logit ``null_key / temperature`` (learned from there) and a zero value, so a RoI
+    whose best entries are less similar than that takes less from memory instead of the
+    full weighted mean of poor matches (the softmax alone always adds a whole mean).
     """
 
     def __init__(self, *, dim: int, entry_dim: int, bottleneck_dim: int = 2048, temperature: float = 0.01,
                  num_keys: Optional[int] = None, value_dim: Optional[int] = None, embedding: str = 'relu',
-                 matched_init: bool = False, value_start: int = 0):
+                 matched_init: bool = False, value_start: int = 0, null_key: Optional[float] = None):
         super().__init__()
         for name, value in (('dim', dim), ('entry_dim', entry_dim), ('bottleneck_dim', bottleneck_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -54,6 +59,9 @@ class ContextAttention(nn.Module):
                              f'or None, got {value_dim!r}')
         if embedding not in ('relu', 'linear'):
             raise ValueError(f"embedding must be 'relu' or 'linear', got {embedding!r}")
+        if null_key is not None and (isinstance(null_key, bool) or not isinstance(null_key, (int, float))
+                                     or not -1 <= null_key <= 1):
+            raise ValueError(f'null_key must be a cosine in [-1, 1] or None, got {null_key!r}')
         if matched_init and entry_dim < dim:
             raise ValueError(f'matched_init needs entries that start with {dim} features, got entry_dim={entry_dim}')
         self.embedding = embedding
@@ -66,6 +74,7 @@ class ContextAttention(nn.Module):
         self.out = nn.Linear(bottleneck_dim, dim)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.null_key = None if null_key is None else nn.Parameter(torch.tensor(float(null_key)))
         if matched_init:
             with torch.no_grad():
                 self.key.weight.zero_()
@@ -105,10 +114,10 @@ class ContextAttention(nn.Module):
             allowed = None   # nothing to mask: the unmasked paths are cheaper
         queries = self._embed(self.query, features if query_input is None else query_input)
         if self.num_keys is None or self.num_keys >= num_allowed:
-            logits = queries @ keys.t() / self.temperature
+            logits = queries @ keys.t()
             if allowed is not None:
                 logits = logits.masked_fill(~allowed, float('-inf'))
-            return features + self.out(torch.softmax(logits, dim=-1) @ values)
+            return features + self.out(self._weights(logits) @ values)
         return features + self.out(self._sparse(queries, keys, values, allowed))
 
     def _sparse(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
@@ -126,10 +135,19 @@ class ContextAttention(nn.Module):
             logits = torch.bmm(keys.index_select(0, rows).view(shape), queries[:, :, None])[..., 0]
         else:   # nothing to differentiate: the search's scores are these logits already
             logits = found.scores.to(queries.dtype)
-        weights = torch.softmax(logits.div(self.temperature).masked_fill(~valid, float('-inf')), dim=-1)
+        weights = self._weights(logits.masked_fill(~valid, float('-inf')))
         return torch.bmm(weights[:, None, :], values.index_select(0, rows).view(shape))[:, 0]
+
+    def _weights(self, cosines: torch.Tensor) -> torch.Tensor:
+        """Attention weights [Q, N] from cosines [Q, N] (-inf: masked); with ``null_key``
+        the 'nothing' option takes its share and the rows sum to less than one."""
+        if self.null_key is None:
+            return torch.softmax(cosines / self.temperature, dim=-1)
+        null = self.null_key.to(cosines.dtype).expand(cosines.shape[0], 1)
+        return torch.softmax(torch.cat([cosines, null], dim=-1) / self.temperature, dim=-1)[:, :-1]
 
     def extra_repr(self) -> str:
         return (f'dim={self.dim}, entry_dim={self.entry_dim}, bottleneck_dim={self.bottleneck_dim}, '
                 f'temperature={self.temperature}, num_keys={self.num_keys}, value_dim={self.value_dim}, '
-                f'value_start={self.value_start}, embedding={self.embedding!r}')
+                f'value_start={self.value_start}, embedding={self.embedding!r}, '
+                f'null_key={None if self.null_key is None else round(float(self.null_key), 3)}')
