@@ -427,7 +427,7 @@ def test_a_bank_file_without_video_ids_still_loads(tmp_path):
 def test_short_term_attention_reads_nearby_frames_in_parallel_with_the_long_term_one(camera_root):
     model = build(short_term=dict(window=2.0, bottleneck_dim=32)).eval()
     aggregator = model.roi_head.box_head.aggregators['1']
-    assert aggregator.short_attention.bottleneck_dim == 32 and aggregator.attention.bottleneck_dim == 128
+    assert aggregator.short_attention.bottleneck_dim == 32 and aggregator.attention.bottleneck_dim == 64
     batch = next(iter(loader_for(camera_root, 'cam_val')))
     meta = batch['data_samples'][0].metainfo
     for offset in (1.0, 100.0, 86400.0):   # a nearby frame, the same hour, another day

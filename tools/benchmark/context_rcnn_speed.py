@@ -1,16 +1,17 @@
 """Per-frame time of Context R-CNN against its single-frame base, by bank size.
 
     python tools/benchmark/context_rcnn_speed.py [--bank-sizes 100 1000 10000] [--num-keys 32] \
-        [--checkpoint BASE_CKPT] [--frames 30] [--repeats 5] [--threads 1] [--long-term-only]
+        [--checkpoint BASE_CKPT] [--frames 30] [--repeats 5] [--threads 1] [--short-term SECONDS] \
+        [--cfg-options model.attention.bottleneck_dim=128 ...]
 
 The base (``faster_rcnn_r10t_synthvid_tiny.py``) and Context R-CNN
 (``context_rcnn_r10t_synthvid_tiny.py``, offline: a static bank) run the same SynthVID frames
 with the same detector weights. The camera's bank is filled with ``size`` entries within
 a month of the frames (so all are within the horizon and read). Those around the frames'
-own times come at most at the density of a 10-fps stream writing 8 per frame, so the
-config's short-term attention (a window of seconds) reads what it would on a live camera;
-the rest are spread over the month. Entries are random, which costs what real ones cost.
-``--long-term-only`` drops the short-term attention. Runs are interleaved (base, then each variant,
+own times come at most at the density of a 10-fps stream writing 8 per frame, so a
+short-term attention (``--short-term SECONDS`` adds one, with the config's attention
+settings) reads what it would on a live camera; the rest are spread over the month.
+Entries are random, which costs what real ones cost. Runs are interleaved (base, then each variant,
 ``--repeats`` times) and each variant's time is the median over frames and repeats.
 """
 import argparse
@@ -20,6 +21,7 @@ import sys
 import time
 
 import torch
+from mmengine.config import DictAction
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # run from a checkout
 
@@ -42,7 +44,10 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--threads', type=int, default=1)
-    parser.add_argument('--long-term-only', action='store_true', help='without the short-term attention')
+    parser.add_argument('--short-term', type=float, metavar='SECONDS',
+                        help="add a short-term attention over this window (the config has none)")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE', default={},
+                        help='overrides of the Context R-CNN config (e.g. its attention settings)')
     return parser.parse_args(argv)
 
 
@@ -57,12 +62,13 @@ def load_base_weights(model, checkpoint):
 STREAM_ENTRIES_PER_SECOND = 10 * 8   # a 10-fps camera keeping 8 detections per frame
 
 
-def context_model(size, num_keys, checkpoint, span_s, long_term_only=False):
+def context_model(size, num_keys, checkpoint, span_s, short_term=None, cfg_options=None):
     """Context R-CNN with ``size`` entries; ``span_s``: the seconds the timed frames cover."""
     options = {'model.memory_file': None, 'model.camera_memory.capacity': max(size, 1),
                'model.attention.num_keys': num_keys}
-    if long_term_only:
-        options['model.short_term'] = None
+    if short_term:
+        options['+model.short_term'] = dict(window=short_term)
+    options.update(cfg_options or {})
     model = init_model(CONTEXT, None, cfg_options=options)
     if checkpoint:
         load_base_weights(model, checkpoint)
@@ -109,7 +115,8 @@ def main(argv=None) -> int:
         for name, num_keys in (('full attention', None), (f'top-{args.num_keys} sparse', args.num_keys)):
             variants[f'{size} entries, {name}'] = context_model(size, num_keys, args.checkpoint,
                                                                 span_s=args.warmup + args.frames,
-                                                                long_term_only=args.long_term_only)
+                                                                short_term=args.short_term,
+                                                                cfg_options=args.cfg_options)
     times = {name: [] for name in variants}
     for _ in range(args.repeats):
         for name, model in variants.items():
@@ -117,7 +124,8 @@ def main(argv=None) -> int:
     base_ms = 1000 * statistics.median(times['single-frame base'])
     print(f'# {machine_description("cpu")}; SynthVID 256x192, {args.frames} frames x {args.repeats} runs, '
           f'weights: {args.checkpoint or "random"}'
-          f'{"; long-term attention only" if args.long_term_only else ""}')
+          f'{f"; plus a {args.short_term:g} s short-term attention" if args.short_term else ""}'
+          f'{"; " + " ".join(f"{k}={v}" for k, v in args.cfg_options.items()) if args.cfg_options else ""}')
     print('| model | ms / frame (median) | / base |')
     print('|---|---|---|')
     for name, values in times.items():
