@@ -114,10 +114,10 @@ class ContextAttention(nn.Module):
             allowed = None   # nothing to mask: the unmasked paths are cheaper
         queries = self._embed(self.query, features if query_input is None else query_input)
         if self.num_keys is None or self.num_keys >= num_allowed:
-            logits = queries @ keys.t()
+            cosines = queries @ keys.t()
             if allowed is not None:
-                logits = logits.masked_fill(~allowed, float('-inf'))
-            return features + self.out(self._weights(logits) @ values)
+                cosines = cosines.masked_fill(~allowed, float('-inf'))
+            return features + self.out(self._weights(cosines) @ values)
         return features + self.out(self._sparse(queries, keys, values, allowed))
 
     def _sparse(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
