@@ -31,11 +31,11 @@ model = dict(
     # Unlike the paper's (ReLU projections, temperature 0.01): linear projections started so
     # that a RoI first attends to the entries with features like its own, a softer softmax,
     # values from the features only, and a learned 'nothing' key, so that a RoI unlike every
-    # entry (background) takes little from memory. A 64-wide bottleneck halves the search of
-    # a large bank. Chosen on cam_val16 over three seeds (README): level with the
-    # same-budget baseline, where the paper's attention and the short-term variants lost to it.
+    # entry (background) takes little from memory. The query and key projections stay as
+    # initialised: trained, they drifted to entries of other objects (README). A 64-wide
+    # bottleneck halves the search of a large bank. Chosen on cam_val16 over three seeds.
     attention=dict(bottleneck_dim=64, temperature=0.1, num_keys=None, embedding='linear', matched_init=True,
-                   null_key=0.5),
+                   null_key=0.5, learn_matching=False),
     values_from='features',
     # half of the training frames read no memory, so the box predictor also works without it
     memory_dropout=0.5,

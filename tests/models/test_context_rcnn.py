@@ -119,6 +119,23 @@ def test_null_key_takes_a_share_of_the_softmax_and_adds_nothing_for_it(generator
         ContextAttention(dim=8, entry_dim=6, null_key=2.0)
 
 
+def test_fixed_matching_trains_what_is_read_but_not_which_entries(camera_root):
+    attention = ContextAttention(dim=8, entry_dim=16, bottleneck_dim=32, embedding='linear', matched_init=True,
+                                 learn_matching=False)
+    assert [name for name, p in attention.named_parameters() if not p.requires_grad] == [
+        'query.weight', 'query.bias', 'key.weight', 'key.bias']
+    model = build(attention=dict(bottleneck_dim=16, temperature=0.1, embedding='linear', matched_init=True,
+                                 learn_matching=False))
+    batches = list(loader_for(camera_root, 'cam_train', batch_size=2))
+    random_memory(model, batches)
+    torch.nn.init.normal_(model.roi_head.box_head.aggregators['1'].attention.out.weight, std=0.01)
+    losses = model.train()(**model.data_preprocessor(batches[0], True), mode='loss')
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    trained = {name for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert any('attention.value' in name for name in trained) and any('fc_cls' in name for name in trained)
+    assert not any('attention.query' in name or 'attention.key' in name for name in trained)
+
+
 def test_attention_bad_settings_and_entries():
     with pytest.raises(ValueError, match='temperature'):
         ContextAttention(dim=8, entry_dim=6, temperature=0)
@@ -273,7 +290,7 @@ def test_training_step_trains_only_the_attention_and_the_predictor(camera_root):
     assert set(losses) == {'loss_cls', 'loss_bbox', 'acc'}   # frozen RPN: no RPN losses
     sum(v for k, v in losses.items() if k.startswith('loss')).backward()
     trained = {name for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
-    assert any('aggregators.1.attention.key' in name for name in trained)
+    assert any('aggregators.1.attention.value' in name for name in trained)
     assert any(name.startswith('roi_head.fc_cls') for name in trained)
     assert not any(name.startswith(('backbone', 'neck', 'rpn_head', 'roi_head.box_head.fc')) for name in trained)
     assert not model.backbone.training                          # frozen batch-norm statistics

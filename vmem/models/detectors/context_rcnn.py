@@ -105,8 +105,9 @@ class ContextRCNN(FasterRCNN):
             memory.load(memory_file)
         if freeze_detector:
             trained = {'roi_head.fc_cls', 'roi_head.fc_reg', 'roi_head.box_head.aggregators'}
-            for name, param in self.named_parameters():
-                param.requires_grad_(any(name.startswith(prefix + '.') for prefix in trained))
+            for name, param in self.named_parameters():   # (what the attention itself fixes stays fixed)
+                if not any(name.startswith(prefix + '.') for prefix in trained):
+                    param.requires_grad_(False)
 
     def train(self, mode: bool = True):
         super().train(mode)

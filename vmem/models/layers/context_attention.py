@@ -33,6 +33,10 @@ class ContextAttention(nn.Module):
     already attends to the entries whose features are most like its own (box features
     of the same object seen before) instead of to random ones.
 
+    ``learn_matching=False`` keeps the query and key projections as initialised (they do
+    not train): with ``matched_init``, a RoI keeps attending to the entries whose features
+    are like its own, and training changes only what it takes from them.
+
     ``null_key``: None, or a cosine: a learned 'nothing' option joins each query's softmax
     with logit ``null_key / temperature`` (learned from there) and a zero value, so a RoI
     whose best entries are less similar than that takes less from memory instead of the
@@ -41,7 +45,8 @@ class ContextAttention(nn.Module):
 
     def __init__(self, *, dim: int, entry_dim: int, bottleneck_dim: int = 2048, temperature: float = 0.01,
                  num_keys: Optional[int] = None, value_dim: Optional[int] = None, embedding: str = 'relu',
-                 matched_init: bool = False, value_start: int = 0, null_key: Optional[float] = None):
+                 matched_init: bool = False, value_start: int = 0, null_key: Optional[float] = None,
+                 learn_matching: bool = True):
         super().__init__()
         for name, value in (('dim', dim), ('entry_dim', entry_dim), ('bottleneck_dim', bottleneck_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -75,6 +80,9 @@ class ContextAttention(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
         self.null_key = None if null_key is None else nn.Parameter(torch.tensor(float(null_key)))
+        self.learn_matching = bool(learn_matching)
+        for layer in (self.query, self.key):
+            layer.requires_grad_(self.learn_matching)
         if matched_init:
             with torch.no_grad():
                 self.key.weight.zero_()
@@ -150,4 +158,5 @@ class ContextAttention(nn.Module):
         return (f'dim={self.dim}, entry_dim={self.entry_dim}, bottleneck_dim={self.bottleneck_dim}, '
                 f'temperature={self.temperature}, num_keys={self.num_keys}, value_dim={self.value_dim}, '
                 f'value_start={self.value_start}, embedding={self.embedding!r}, '
-                f'null_key={None if self.null_key is None else round(float(self.null_key), 3)}')
+                f'null_key={None if self.null_key is None else round(float(self.null_key), 3)}, '
+                f'learn_matching={self.learn_matching}')

@@ -42,11 +42,11 @@ class ContextAggregator(nn.Module):
     def __init__(self, *, dim: int, entry_dim: int, bottleneck_dim: int = 2048, temperature: float = 0.01,
                  num_keys: Optional[int] = None, value_dim: Optional[int] = None, embedding: str = 'relu',
                  matched_init: bool = False, value_start: int = 0, null_key: Optional[float] = None,
-                 short_term: Optional[dict] = None):
+                 learn_matching: bool = True, short_term: Optional[dict] = None):
         super().__init__()
         settings = dict(bottleneck_dim=bottleneck_dim, temperature=temperature, num_keys=num_keys,
                         value_dim=value_dim, value_start=value_start, embedding=embedding, matched_init=matched_init,
-                        null_key=null_key)
+                        null_key=null_key, learn_matching=learn_matching)
         self.attention = ContextAttention(dim=dim, entry_dim=entry_dim, **settings)
         self.short_attention = None
         if short_term is not None:
