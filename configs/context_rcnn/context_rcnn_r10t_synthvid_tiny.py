@@ -30,10 +30,10 @@ model = dict(
     camera_memory=dict(capacity=2000, horizon='month', max_per_frame=8, score_thr=0.5),
     # Unlike the paper's (ReLU projections, temperature 0.01): linear projections started so
     # that a RoI first attends to the entries with features like its own, a softer softmax,
-    # values from the features only, and a learned 'nothing' key, so that a RoI unlike every
-    # entry (background) takes little from memory. The query and key projections stay as
-    # initialised: trained, they drifted to entries of other objects (README). A 64-wide
-    # bottleneck halves the search of a large bank. Chosen on cam_val16 over three seeds.
+    # values from the features only, and a learned 'nothing' key (it made training steadier;
+    # at test it takes almost no weight). The query and key projections stay as initialised:
+    # trained, they drifted to entries of other objects (README). A 64-wide bottleneck
+    # halves the search of a large bank. Chosen on cam_val16 over three seeds.
     attention=dict(bottleneck_dim=64, temperature=0.1, num_keys=None, embedding='linear', matched_init=True,
                    null_key=0.5, learn_matching=False),
     values_from='features',
