@@ -70,6 +70,7 @@ EXAMPLE_CONFIGS = {
     ('MODELS', 'GEO'): dict(type='GEO', dim=32, num_heads=4, num_layers=2),
     ('MODELS', 'InstanceMemory'): dict(type='InstanceMemory', dim=32, capacity=100, num_keys=20, num_heads=4),
     ('MODELS', 'PixelMemory'): dict(type='PixelMemory', dim=32, capacity=100, num_keys=20, num_heads=4),
+    ('MODELS', 'ScoreMemory'): dict(type='ScoreMemory', num_frames=4),
     ('MODELS', 'MAMBA'): dict(
         type='MAMBA',
         backbone=dict(type='TimmBackbone', model_name='resnet18', out_indices=(3,)),

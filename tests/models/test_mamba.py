@@ -15,7 +15,7 @@ from detector_setup import first_batch
 from vmem.datasets.synthetic import generate_synthvid
 from vmem.memory import MemoryBank
 from vmem.models import FasterRCNN
-from vmem.models.memory import InstanceMemory, MemoryStep, PixelMemory, cells_in_boxes, read_key_set
+from vmem.models.memory import InstanceMemory, MemoryStep, PixelMemory, ScoreMemory, cells_in_boxes, read_key_set
 from vmem.registry import MODELS
 from vmem.structures import DetDataSample
 from vmem.utils.runner_args import load_config
@@ -281,6 +281,37 @@ def test_first_frame_with_empty_memory_equals_faster_rcnn(video_batches):
     assert torch.equal(mamba_first[0].pred_instances.bboxes, base_first.pred_instances.bboxes)
     # frame 1 reads frame 0 from memory
     assert not torch.equal(mamba_first[1].pred_instances.scores, base_second.pred_instances.scores)
+
+
+def test_score_memory_on_the_single_frame_detector_rescores_its_own_detections(video_batches):
+    """A MAMBA with no feature memories and a ScoreMemory: the single-frame detections,
+    rescored from the same video's earlier frames only."""
+    base_config = load_config(str(ROOT / 'configs/faster_rcnn/faster_rcnn_r10t_synthvid_tiny.py'))
+    torch.manual_seed(0)
+    faster_rcnn = MODELS.build(base_config.model).eval()
+    rescoring = MODELS.build(dict(base_config.model, type='MAMBA',
+                                  score_memory=dict(num_frames=2, past_weight=0.5, iou_thr=0.3))).eval()
+    rescoring.load_state_dict(faster_rcnn.state_dict(), strict=True)
+    assert rescoring.state_dict().keys() == faster_rcnn.state_dict().keys()  # the memory is state only
+    reference = ScoreMemory(num_frames=2, past_weight=0.5, iou_thr=0.3)
+    changed = 0
+    with torch.no_grad():
+        for batch in video_batches:
+            got = rescoring.test_step(copy.deepcopy(batch))[0]
+            plain = faster_rcnn.test_step(copy.deepcopy(batch))[0].pred_instances
+            if got.frame_id == 0:
+                reference.reset()
+            expected = reference.rescore(plain.bboxes, plain.scores, plain.labels, frame_id=got.frame_id)
+            reference.write(plain.bboxes, plain.scores, plain.labels, frame_id=got.frame_id)
+            assert torch.equal(got.pred_instances.bboxes, plain.bboxes)
+            assert torch.equal(got.pred_instances.labels, plain.labels)
+            assert torch.allclose(got.pred_instances.scores, expected)
+            if got.frame_id == 0:  # a new video starts from an empty memory
+                assert torch.equal(got.pred_instances.scores, plain.scores)
+            changed += not torch.equal(got.pred_instances.scores, plain.scores)
+    assert changed > 0
+    with pytest.raises(ValueError, match='frame_id'), torch.no_grad():
+        rescoring.predict(torch.rand(1, 3, 64, 64), [DetDataSample(metainfo=dict(img_shape=(64, 64), video_id=3))])
 
 
 def test_memory_is_not_in_the_state_dict(video_batches):

@@ -30,6 +30,9 @@ class MAMBA(FasterRCNN):
       of stored proposal features and storing each frame's top proposals.
 
     Either may be None (instance-only, pixel-only; neither gives the single-frame detector).
+    ``score_memory`` (a `ScoreMemory` config; not in the paper, default None) keeps the
+    last frames' detections and smooths each new detection's score with those of the
+    same class at the same place; it works with or without the other two memories.
     A SELSA-style baseline is an ``instance_memory`` with ``write_policy='FIFO'``,
     ``key_set='all'`` and a capacity of (references x proposals per frame).
 
@@ -59,7 +62,8 @@ class MAMBA(FasterRCNN):
     def __init__(self, *, backbone: dict, rpn_head: dict, roi_head: dict, neck: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, instance_memory: Optional[dict] = None,
                  pixel_memory: Optional[dict] = None, inference_mode: str = 'online',
-                 write_frames_offline: bool = True, train_pixel_writes: str = 'ground_truth', init_cfg=None):
+                 write_frames_offline: bool = True, train_pixel_writes: str = 'ground_truth',
+                 score_memory: Optional[dict] = None, init_cfg=None):
         if inference_mode not in INFERENCE_MODES:
             raise ValueError(f'inference_mode must be one of {INFERENCE_MODES}, got {inference_mode!r}')
         if train_pixel_writes not in TRAIN_PIXEL_WRITES:
@@ -73,6 +77,9 @@ class MAMBA(FasterRCNN):
             config.setdefault('type', 'PixelMemory')
             config.setdefault('dim', rpn_head['in_channels'])
             self.pixel_memory = MODELS.build(config)
+        self.score_memory = None
+        if score_memory is not None:
+            self.score_memory = MODELS.build(dict(dict(type='ScoreMemory'), **score_memory))
         self.inference_mode = inference_mode
         self.write_frames_offline = write_frames_offline
         self.train_pixel_writes = train_pixel_writes
@@ -146,9 +153,21 @@ class MAMBA(FasterRCNN):
         write = not offline or self.write_frames_offline
         (boxes, scores, labels), = self._observe(inputs, samples, write=write)
         sample = samples[0]
+        if self.score_memory is not None:
+            scores = self._rescore(boxes, scores, labels, sample.metainfo)
         sample.pred_instances = InstanceData(bboxes=to_original_image(boxes, sample.metainfo),
                                              scores=scores, labels=labels)
         return samples
+
+    def _rescore(self, boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
+                 metainfo: dict) -> torch.Tensor:
+        if metainfo.get('frame_id') is None:
+            raise ValueError('score_memory needs each frame\'s frame_id in its metainfo (the frames of a video '
+                             'in order); got a frame without one')
+        frame_id = int(metainfo['frame_id'])
+        rescored = self.score_memory.rescore(boxes, scores, labels, frame_id=frame_id)
+        self.score_memory.write(boxes, scores, labels, frame_id=frame_id)
+        return rescored
 
     # -- one batch of frames through the detector ----------------------------------------
     def _features(self, inputs: torch.Tensor) -> Tuple[Dict[str, torch.Tensor], Dict[str, torch.Tensor]]:

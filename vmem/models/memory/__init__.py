@@ -5,9 +5,10 @@ from .context_aggregator import CONTEXT_READS_KEY, SHORT_READS_KEY, ContextAggre
 from .instance_memory import InstanceMemory
 from .key_set import KEY_SETS, check_key_set, read_key_set
 from .pixel_memory import PixelMemory, cells_in_boxes
+from .score_memory import ScoreMemory
 from .step import STEP_KEY, MemoryStep
 from .streams import StreamMemory
 
 __all__ = ['CONTEXT_READS_KEY', 'CameraMemory', 'CameraRead', 'ContextAggregator', 'InstanceMemory', 'KEY_SETS',
-           'MemoryStep', 'PixelMemory', 'SHORT_READS_KEY', 'STEP_KEY', 'StreamMemory', 'cells_in_boxes', 'check_key_set',
+           'MemoryStep', 'PixelMemory', 'SHORT_READS_KEY', 'STEP_KEY', 'ScoreMemory', 'StreamMemory', 'cells_in_boxes', 'check_key_set',
            'read_key_set']
