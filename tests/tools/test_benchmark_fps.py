@@ -92,6 +92,25 @@ def test_fps_table_compares_configs_and_loads_a_checkpoint(tmp_path, capsys):
     assert rows[0][5] == '1.00x' and float(rows[1][5].rstrip('x')) > 0
 
 
+def test_fps_entry_options_change_one_timed_config_only(capsys, monkeypatch):
+    built = []
+    init_model = fps.init_model
+    monkeypatch.setattr(fps, 'init_model', lambda *a, **kw: built.append(init_model(*a, **kw)) or built[-1])
+    results = fps.main([CONFIG, '--compare', CONFIG, *TINY, '--frames', '2', '--warmup', '0', '--repeats', '1',
+                        '--entry-options', '2', 'model.type=MAMBA', '+model.score_memory.num_frames=3'])
+    names = list(results)
+    assert names == ['faster_rcnn_r10t_synthvid_tiny',
+                     'faster_rcnn_r10t_synthvid_tiny model.type=MAMBA +model.score_memory.num_frames=3']
+    assert [row[0] for row in table_rows(capsys.readouterr().out)] == names
+    assert type(built[0]).__name__ == 'FasterRCNN'
+    assert type(built[1]).__name__ == 'MAMBA' and built[1].score_memory.num_frames == 3
+    for bad, message in [(['0', 'model.type=MAMBA'], 'entry number 1..2'), (['x'], 'entry number'),
+                         (['2'], 'at least one KEY=VALUE')]:
+        with pytest.raises(SystemExit):
+            fps.parse_args([CONFIG, '--compare', CONFIG, '--entry-options', *bad])
+        assert message in capsys.readouterr().err
+
+
 def test_fps_reads_a_frame_folder(tmp_path, capsys):
     for index, frame in enumerate(synthetic_frames(width=64, height=64, num_frames=3)):
         write_image(tmp_path / f'frame_{index}.png', frame.permute(1, 2, 0).numpy())

@@ -3,6 +3,7 @@
     python tools/benchmark/fps.py CONFIG [CHECKPOINT]                 # one detector
     python tools/benchmark/fps.py CONFIG --compare CONFIG2 CONFIG3    # side by side
     python tools/benchmark/fps.py CONFIG --size 1000 600 --device cuda
+    python tools/benchmark/fps.py CONFIG --compare CONFIG2 --entry-options 2 +model.score_memory.num_frames=10
 
 Each run streams one synthetic video (or the frames of --source) through
 ``model.test_step``: ``--warmup`` untimed frames, then ``--frames`` timed ones. Memory
@@ -90,6 +91,23 @@ def parse_entry(text: str) -> Entry:
     return Entry(name=Path(config).stem, config=config, checkpoint=checkpoint or None)
 
 
+def parse_entry_options(parser: argparse.ArgumentParser, groups: Sequence[Sequence[str]], *,
+                        num_entries: int) -> dict[int, dict]:
+    """``--entry-options N KEY=VALUE ...`` groups as {entry index from 0: options}."""
+    options: dict[int, dict] = {}
+    for group in groups:
+        index = group[0]
+        if not index.isdigit() or not 1 <= int(index) <= num_entries:
+            parser.error(f'--entry-options: the first value must be an entry number 1..{num_entries}, '
+                         f'got {index!r}')
+        if len(group) < 2:
+            parser.error(f'--entry-options {index}: give at least one KEY=VALUE')
+        namespace = argparse.Namespace(values=None)
+        DictAction(option_strings=[], dest='values')(parser, namespace, list(group[1:]))
+        options.setdefault(int(index) - 1, {}).update(namespace.values)
+    return options
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -99,6 +117,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='more configs timed in the same run, interleaved with the first')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
                         help='override config keys, in every config')
+    parser.add_argument('--entry-options', nargs='+', action='append', default=[], metavar='N KEY=VALUE',
+                        help='override config keys of the N-th timed config only (1: CONFIG, 2: the first '
+                             '--compare, ...), after --cfg-options; repeat the flag for other entries')
     parser.add_argument('--frames', type=int_at_least(1), default=200, help='timed frames per run')
     parser.add_argument('--warmup', type=int_at_least(0), default=20,
                         help='untimed frames at the start of each run')
@@ -112,6 +133,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--source', default='synthetic',
                         help="'synthetic' (a SynthVID video) or a video file / frame folder")
     args = parser.parse_args(argv)
+    args.entry_options = parse_entry_options(parser, args.entry_options, num_entries=1 + len(args.compare))
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: no CUDA device is visible')
     return args
@@ -158,11 +180,14 @@ def run(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     entries = [Entry(name=Path(args.config).stem, config=args.config, checkpoint=args.checkpoint)]
     entries += [parse_entry(text) for text in args.compare]
+    entries = [Entry(name=' '.join([e.name, *(f'{key}={value}' for key, value in args.entry_options.get(i, {}).items())]),
+                     config=e.config, checkpoint=e.checkpoint) for i, e in enumerate(entries)]
     names = [entry.name for entry in entries]
     entries = [Entry(name=f'{e.name} ({i + 1})' if names.count(e.name) > 1 else e.name,
                      config=e.config, checkpoint=e.checkpoint) for i, e in enumerate(entries)]
-    models = [init_model(e.config, checkpoint=e.checkpoint, cfg_options=args.cfg_options, device=args.device)
-              for e in entries]
+    models = [init_model(e.config, checkpoint=e.checkpoint, device=args.device,
+                         cfg_options={**(args.cfg_options or {}), **args.entry_options.get(i, {})})
+              for i, e in enumerate(entries)]
     frames, (width, height) = load_frames(args)
     source = 'synthetic (SynthVID)' if args.source == 'synthetic' else args.source
     print(f'# fps, {args.device}: {machine_description(args.device)}')
