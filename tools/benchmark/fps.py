@@ -180,11 +180,11 @@ def run(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     entries = [Entry(name=Path(args.config).stem, config=args.config, checkpoint=args.checkpoint)]
     entries += [parse_entry(text) for text in args.compare]
-    entries = [Entry(name=' '.join([e.name, *(f'{key}={value}' for key, value in args.entry_options.get(i, {}).items())]),
-                     config=e.config, checkpoint=e.checkpoint) for i, e in enumerate(entries)]
-    names = [entry.name for entry in entries]
-    entries = [Entry(name=f'{e.name} ({i + 1})' if names.count(e.name) > 1 else e.name,
-                     config=e.config, checkpoint=e.checkpoint) for i, e in enumerate(entries)]
+    # an entry's options are part of its name: the same config twice is then two rows
+    names = [' '.join([e.name, *(f'{key}={value}' for key, value in args.entry_options.get(i, {}).items())])
+             for i, e in enumerate(entries)]
+    entries = [Entry(name=f'{name} ({i + 1})' if names.count(name) > 1 else name,
+                     config=e.config, checkpoint=e.checkpoint) for i, (name, e) in enumerate(zip(names, entries))]
     models = [init_model(e.config, checkpoint=e.checkpoint, device=args.device,
                          cfg_options={**(args.cfg_options or {}), **args.entry_options.get(i, {})})
               for i, e in enumerate(entries)]

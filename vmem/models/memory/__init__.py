@@ -10,5 +10,5 @@ from .step import STEP_KEY, MemoryStep
 from .streams import StreamMemory
 
 __all__ = ['CONTEXT_READS_KEY', 'CameraMemory', 'CameraRead', 'ContextAggregator', 'InstanceMemory', 'KEY_SETS',
-           'MemoryStep', 'PixelMemory', 'SHORT_READS_KEY', 'STEP_KEY', 'ScoreMemory', 'StreamMemory', 'cells_in_boxes', 'check_key_set',
-           'read_key_set']
+           'MemoryStep', 'PixelMemory', 'SHORT_READS_KEY', 'STEP_KEY', 'ScoreMemory', 'StreamMemory', 'cells_in_boxes',
+           'check_key_set', 'read_key_set']

@@ -10,12 +10,6 @@ from vmem.registry import MODELS
 from .streams import StreamMemory
 
 
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f'{name} must be a positive int, got {value!r}')
-    return value
-
-
 @MODELS.register_module()
 class ScoreMemory(StreamMemory):
     """Box-level memory of the last ``num_frames`` frames' detections (boxes, labels,
@@ -44,8 +38,9 @@ class ScoreMemory(StreamMemory):
 
     def __init__(self, *, num_frames: int = 10, iou_thr: float = 0.5, past_weight: float = 0.2,
                  max_per_frame: int = 100):
-        _positive_int('num_frames', num_frames)
-        _positive_int('max_per_frame', max_per_frame)
+        for name, value in (('num_frames', num_frames), ('max_per_frame', max_per_frame)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f'{name} must be a positive int, got {value!r}')
         if not 0.0 < iou_thr <= 1.0:
             raise ValueError(f'iou_thr must be in (0, 1], got {iou_thr!r}')
         if not past_weight >= 0.0:
