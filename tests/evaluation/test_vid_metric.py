@@ -10,6 +10,7 @@ from mmengine.structures import BaseDataElement, InstanceData
 
 from vmem.evaluation.metrics import VIDMetric
 from vmem.evaluation.metrics.motion_iou import motion_ious
+from vmem.evaluation.metrics.vid_errors import OUTCOMES, box_outcomes
 from vmem.evaluation.metrics.vid_protocol import average_precision, frame_tp_fp, match_thresholds
 
 CATEGORIES = [{'id': 5, 'name': 'cat'}, {'id': 9, 'name': 'dog'}]  # labels: cat=0, dog=1
@@ -211,6 +212,39 @@ def test_degraded_and_clean_split(tmp_path):
     assert metrics['mAP_degraded'] == 0.0
     # overall: FP, FP, TP, TP by score over 4 objects -> precision 1/2 up to recall 1/2
     assert metrics['mAP'] == pytest.approx(0.25)
+
+
+def test_box_outcomes_in_order_of_precedence():
+    gt = np.array([[0, 0, 40, 40], [100, 0, 140, 40], [200, 0, 240, 40], [300, 0, 340, 40],
+                   [400, 0, 440, 40], [500, 0, 540, 40]], dtype=np.float64)
+    labels = np.array([0, 0, 0, 0, 0, 0])
+    dets = np.array([[0, 0, 40, 40], [0, 0, 40, 40],          # right 0.6 beats wrong 0.5: found
+                     [100, 0, 140, 40], [100, 0, 140, 40],    # wrong 0.9 beats right 0.3: outscored
+                     [200, 0, 240, 40],                       # wrong class only
+                     [315, 0, 355, 40],                       # IoU 25/55 = 0.45: mislocalised
+                     [428, 0, 468, 40]],                      # IoU 12/68 = 0.18: missed
+                    dtype=np.float64)
+    scores = np.array([0.6, 0.5, 0.3, 0.9, 0.8, 0.9, 0.9])
+    det_labels = np.array([0, 1, 0, 1, 1, 0, 0])
+    outcome = box_outcomes(dets, scores, det_labels, gt, labels, np.full(6, 0.5))
+    assert [OUTCOMES[i] for i in outcome] == ['found', 'outscored', 'wrong_class', 'mislocalised', 'missed',
+                                              'missed']
+    none = box_outcomes(np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64), gt, labels, np.full(6, 0.5))
+    assert (none == OUTCOMES.index('missed')).all()
+
+
+def test_error_breakdown_shares_per_subset(tmp_path):
+    frames = [(1, t, [(5, 1, (10, 10, 40, 40), {'degraded': t >= 2})]) for t in range(4)]
+    ann_file = write_cocovid(tmp_path, frames)
+    # clean frames: found; degraded frames: named dog (outscoring a weaker cat box) once, missed once
+    samples = [sample(1, 1, 0, [[10, 10, 50, 50]], [0.9], [0]), sample(2, 1, 1, [[10, 10, 50, 50]], [0.9], [0]),
+               sample(3, 1, 2, [[10, 10, 50, 50]] * 2, [0.8, 0.4], [1, 0]), sample(4, 1, 3)]
+    metrics = run(VIDMetric(ann_file=ann_file, error_breakdown=True), samples)
+    assert metrics['errors_clean_found'] == 1.0 and metrics['errors_clean_missed'] == 0.0
+    assert metrics['errors_degraded_outscored'] == 0.5 and metrics['errors_degraded_missed'] == 0.5
+    assert metrics['errors_all_found'] == 0.5
+    assert sum(metrics[f'errors_all_{o}'] for o in OUTCOMES) == pytest.approx(1.0)
+    assert not any(key.startswith('errors_') for key in run(VIDMetric(ann_file=ann_file), samples))
 
 
 def test_metric_through_mmengine_evaluator(three_speed_video):

@@ -13,6 +13,7 @@ from vmem.datasets.cocovid_json import category_names, load_cocovid
 from .frame_records import (FrameRecordMetric, iter_frames, read_frame_identity, read_ground_truth,
                             read_predictions, unique_records)
 from .motion_iou import motion_group_masks, motion_ious
+from .vid_errors import OUTCOMES, box_outcomes
 from .vid_ground_truth import FrameTruth, frame_key, frames_from_cocovid, frames_from_records
 from .vid_protocol import average_precision, frame_tp_fp, match_frame, match_thresholds
 
@@ -24,7 +25,9 @@ class VIDMetric(FrameRecordMetric):
     Keys: ``mAP`` (mean over classes with ground truth), ``mAP_fast``/``_medium``/``_slow``
     with ``motion_groups`` (see ``motion_iou``), ``mAP_degraded``/``mAP_clean`` when the
     annotations carry ``degraded`` (a missing flag counts as clean), and ``AP_<class>`` with
-    ``classwise``. A subset without ground truth reports NaN. Frames are deduplicated by
+    ``classwise``, and with ``error_breakdown`` ``errors_<subset>_<outcome>``: the share of
+    the subset's boxes with each outcome of `vid_errors` (found, outscored by another
+    class, wrong class only, mislocalised, missed). A subset without ground truth reports NaN. Frames are deduplicated by
     (video_id, frame_id) after collection, so padded or repeated frames count once. With
     an ``ann_file`` every image in it is evaluated; images without a prediction count as
     missed. Without one, ground truth comes from the samples' ``gt_instances`` (with
@@ -34,7 +37,7 @@ class VIDMetric(FrameRecordMetric):
     default_prefix = 'vid'
 
     def __init__(self, *, ann_file: str | None = None, motion_groups: bool = True,
-                 classwise: bool = False, iou_thr: float = 0.5, pixel_tolerance: float = 10.0,
+                 classwise: bool = False, error_breakdown: bool = False, iou_thr: float = 0.5, pixel_tolerance: float = 10.0,
                  pixel_inclusive: bool = False, collect_device: str = 'cpu',
                  collect_dir: str | None = None, prefix: str | None = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
@@ -45,6 +48,7 @@ class VIDMetric(FrameRecordMetric):
         self.ann_file = ann_file
         self.motion_groups = motion_groups
         self.classwise = classwise
+        self.error_breakdown = error_breakdown
         self.iou_thr = iou_thr
         self.pixel_tolerance = pixel_tolerance
         self.pixel_inclusive = pixel_inclusive
@@ -115,6 +119,8 @@ class VIDMetric(FrameRecordMetric):
         if self.classwise:
             metrics.update({f'AP_{name}': float(ap) for name, ap in zip(names, aps['all'])})
         self._log_table(names, aps)
+        if self.error_breakdown:
+            metrics.update(self._error_shares(frames, predictions))
         return metrics
 
     def _subset_masks(self, frames: list[FrameTruth], boxes: list[np.ndarray]) -> dict[str, np.ndarray]:
@@ -148,10 +154,7 @@ class VIDMetric(FrameRecordMetric):
         start = 0
         for frame, boxes in zip(frames, gt_boxes):
             stop = start + len(frame.labels)
-            pred = predictions.get(frame.key)
-            det_boxes = pred['bboxes'].astype(np.float64) + shift if pred is not None else np.zeros((0, 4))
-            det_scores = pred['scores'].astype(np.float64) if pred is not None else np.zeros(0)
-            det_labels = pred['labels'] if pred is not None else np.zeros(0, np.int64)
+            det_boxes, det_scores, det_labels = frame_detections(predictions.get(frame.key), shift)
             thresholds = match_thresholds(boxes, iou_thr=self.iou_thr, pixel_tolerance=self.pixel_tolerance)
             matched, iou = match_frame(det_boxes, det_scores, det_labels, boxes, frame.labels, thresholds)
             scores.append(det_scores)
@@ -174,6 +177,24 @@ class VIDMetric(FrameRecordMetric):
                 if positives[name][c] > 0 else np.nan for c in range(num_classes)])
         return aps
 
+    def _error_shares(self, frames: list[FrameTruth], predictions: dict) -> dict[str, float]:
+        shift = np.array([0, 0, 1, 1]) if self.pixel_inclusive else np.zeros(4)
+        gt_boxes = [f.bboxes + shift for f in frames]
+        outcomes = [box_outcomes(*frame_detections(predictions.get(frame.key), shift), boxes, frame.labels,
+                                 match_thresholds(boxes, iou_thr=self.iou_thr, pixel_tolerance=self.pixel_tolerance))
+                    for frame, boxes in zip(frames, gt_boxes)]
+        outcomes = np.concatenate(outcomes) if outcomes else np.zeros(0, np.int64)
+        crowd = np.concatenate([f.crowd for f in frames]) if frames else np.zeros(0, bool)
+        shares, lines = {}, [f'{"boxes":<10}' + ''.join(f'{o:>14}' for o in OUTCOMES)]
+        for subset, keep in self._subset_masks(frames, gt_boxes).items():
+            chosen = outcomes[keep & ~crowd]
+            row = [float((chosen == i).mean()) if chosen.size else float('nan') for i in range(len(OUTCOMES))]
+            shares.update({f'errors_{subset}_{outcome}': share for outcome, share in zip(OUTCOMES, row)})
+            lines.append(f'{subset:<10}' + ''.join(f'{share:14.3f}' for share in row))
+        print_log('VID outcome of each ground-truth box (share of the subset):\n' + '\n'.join(lines),
+                  logger='current')
+        return shares
+
     @staticmethod
     def _log_table(names: list[str], aps: dict[str, np.ndarray]) -> None:
         subsets = list(aps)
@@ -181,3 +202,11 @@ class VIDMetric(FrameRecordMetric):
         for c, name in enumerate(names):
             lines.append(f'{name:<20}' + ''.join(f'{aps[s][c]:10.4f}' for s in subsets))
         print_log('VID AP per class:\n' + '\n'.join(lines), logger='current')
+
+
+def frame_detections(prediction: dict | None, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(boxes + shift, scores, labels) of one frame's prediction record; empty without one."""
+    if prediction is None:
+        return np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64)
+    return (prediction['bboxes'].astype(np.float64) + shift, prediction['scores'].astype(np.float64),
+            prediction['labels'])
