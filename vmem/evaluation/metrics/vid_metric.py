@@ -27,8 +27,8 @@ class VIDMetric(FrameRecordMetric):
     annotations carry ``degraded`` (a missing flag counts as clean), and ``AP_<class>`` with
     ``classwise``, and with ``error_breakdown`` ``errors_<subset>_<outcome>``: the share of
     the subset's boxes with each outcome of `vid_errors` (found, outscored by another
-    class, wrong class only, mislocalised, missed). A subset without ground truth reports NaN. Frames are deduplicated by
-    (video_id, frame_id) after collection, so padded or repeated frames count once. With
+    class, wrong class only, mislocalised, missed). A subset without ground truth reports
+    NaN. Frames are deduplicated by (video_id, frame_id) after collection, so padded or repeated frames count once. With
     an ``ann_file`` every image in it is evaluated; images without a prediction count as
     missed. Without one, ground truth comes from the samples' ``gt_instances`` (with
     ``instance_ids`` for the motion split and optionally ``degraded``).
@@ -37,9 +37,10 @@ class VIDMetric(FrameRecordMetric):
     default_prefix = 'vid'
 
     def __init__(self, *, ann_file: str | None = None, motion_groups: bool = True,
-                 classwise: bool = False, error_breakdown: bool = False, iou_thr: float = 0.5, pixel_tolerance: float = 10.0,
-                 pixel_inclusive: bool = False, collect_device: str = 'cpu',
-                 collect_dir: str | None = None, prefix: str | None = None) -> None:
+                 classwise: bool = False, error_breakdown: bool = False, iou_thr: float = 0.5,
+                 pixel_tolerance: float = 10.0, pixel_inclusive: bool = False,
+                 collect_device: str = 'cpu', collect_dir: str | None = None,
+                 prefix: str | None = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
         if not 0 < iou_thr <= 1:
             raise ValueError(f'iou_thr must be in (0, 1], got {iou_thr}')
@@ -138,9 +139,13 @@ class VIDMetric(FrameRecordMetric):
             masks.update(degraded=degraded, clean=~degraded)
         return masks
 
+    def _box_shift(self) -> np.ndarray:
+        # the devkit's widths count both end pixels: x2 - x1 + 1
+        return np.array([0, 0, 1, 1]) if self.pixel_inclusive else np.zeros(4)
+
     def _subset_aps(self, frames: list[FrameTruth], predictions: dict,
                     num_classes: int) -> dict[str, np.ndarray]:
-        shift = np.array([0, 0, 1, 1]) if self.pixel_inclusive else np.zeros(4)
+        shift = self._box_shift()
         gt_boxes = [f.bboxes + shift for f in frames]
         keeps = self._subset_masks(frames, gt_boxes)
         crowd = np.concatenate([f.crowd for f in frames]) if frames else np.zeros(0, bool)
@@ -178,10 +183,11 @@ class VIDMetric(FrameRecordMetric):
         return aps
 
     def _error_shares(self, frames: list[FrameTruth], predictions: dict) -> dict[str, float]:
-        shift = np.array([0, 0, 1, 1]) if self.pixel_inclusive else np.zeros(4)
+        shift = self._box_shift()
         gt_boxes = [f.bboxes + shift for f in frames]
         outcomes = [box_outcomes(*frame_detections(predictions.get(frame.key), shift), boxes, frame.labels,
-                                 match_thresholds(boxes, iou_thr=self.iou_thr, pixel_tolerance=self.pixel_tolerance))
+                                 match_thresholds(boxes, iou_thr=self.iou_thr,
+                                                  pixel_tolerance=self.pixel_tolerance))
                     for frame, boxes in zip(frames, gt_boxes)]
         outcomes = np.concatenate(outcomes) if outcomes else np.zeros(0, np.int64)
         crowd = np.concatenate([f.crowd for f in frames]) if frames else np.zeros(0, bool)
