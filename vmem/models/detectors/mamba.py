@@ -79,7 +79,7 @@ class MAMBA(FasterRCNN):
             self.pixel_memory = MODELS.build(config)
         self.score_memory = None
         if score_memory is not None:
-            self.score_memory = MODELS.build(dict(dict(type='ScoreMemory'), **score_memory))
+            self.score_memory = MODELS.build({'type': 'ScoreMemory', **score_memory})
         self.inference_mode = inference_mode
         self.write_frames_offline = write_frames_offline
         self.train_pixel_writes = train_pixel_writes
