@@ -243,6 +243,27 @@ def test_aggregator_cache_gives_the_uncached_result_and_follows_new_writes():
     torch.testing.assert_close(out[:2], aggregator.attention(features[:2], few.entries, query_input=F.relu(features[:2])))
 
 
+def test_roi_map_aggregator_adds_the_change_of_each_maps_mean_at_every_position():
+    memory = CameraMemory(feature_dim=8, capacity=6, horizon=None, max_per_frame=3, score_thr=0.0)
+    write_frame(memory, 5, 0.0)
+    aggregator = ContextAggregator(dim=4, entry_dim=memory.entry_dim, bottleneck_dim=5, temperature=0.5,
+                                   embedding='linear', value_dim=8, on='roi_maps')
+    torch.nn.init.normal_(aggregator.attention.out.weight)
+    maps, rois = torch.randn(3, 4, 2, 2), torch.tensor([[0.0] * 5, [0.0] * 5, [1.0] * 5])
+    reads = {'camera_reads': [memory.read(5, timestamp=None), None]}
+    for mode in ('train', 'eval'):   # training projects afresh, inference from the cache
+        getattr(aggregator, mode)()
+        out = aggregator(maps, rois=rois, context=reads)
+        means = maps[:2].mean(dim=(2, 3))
+        change = aggregator.attention(means, reads['camera_reads'][0].entries) - means
+        torch.testing.assert_close(out[:2], maps[:2] + change[:, :, None, None])
+        assert change.abs().sum() > 0 and torch.equal(out[2:], maps[2:])   # the second image has no memory
+    with pytest.raises(ValueError, match="4-d RoI features"):
+        aggregator(maps.flatten(1), rois=rois, context=reads)
+    with pytest.raises(ValueError, match='on must be'):
+        ContextAggregator(dim=4, entry_dim=memory.entry_dim, on='rpn')
+
+
 @pytest.fixture(scope='module')
 def camera_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('synthvid_cameras')
@@ -461,3 +482,38 @@ def test_short_term_attention_reads_nearby_frames_in_parallel_with_the_long_term
     torch.testing.assert_close(both, long_only + short_only - features)
     with pytest.raises(ValueError, match='window'):
         build(short_term=dict(window=0, bottleneck_dim=32))
+
+
+def test_rpn_attention_reads_memory_on_the_pooled_maps_beside_the_box_feature_attention(camera_root):
+    rpn_attention = dict(bottleneck_dim=16, temperature=0.1, embedding='linear', null_key=0.5)
+    model = build(rpn_attention=rpn_attention)
+    box_head = model.roi_head.box_head
+    assert box_head.roi_aggregator.on == 'roi_maps' and box_head.roi_aggregator.attention.dim == 128
+    assert box_head.roi_aggregator.attention.value_dim == 256   # values_from='features': the entries' features
+    batches = list(loader_for(camera_root, 'cam_train', batch_size=2))
+    random_memory(model, batches)
+    for block in (box_head.roi_aggregator, box_head.aggregators['1']):
+        torch.nn.init.normal_(block.attention.out.weight, std=0.01)
+    model.train()
+    losses = model(**model.data_preprocessor(batches[0], True), mode='loss')
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    trained = {name for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert {'roi_head.box_head.roi_aggregator.attention.value.weight',
+            'roi_head.box_head.roi_aggregator.attention.out.weight'} <= trained
+    assert not any(name.startswith(('backbone', 'roi_head.box_head.fc')) for name in trained)   # still frozen
+    # at inference it changes the detections of a frame with memory, and only then
+    model.eval()
+    val_batches = list(loader_for(camera_root, 'cam_val'))
+    random_memory(model, val_batches[1:])
+    data = model.data_preprocessor(val_batches[0], False)
+    without = build(rpn_attention=rpn_attention).eval()
+    without.load_state_dict(model.state_dict())
+    torch.nn.init.zeros_(box_head.aggregators['1'].attention.out.weight)   # only the RPN-side block acts
+    torch.nn.init.zeros_(box_head.aggregators['1'].attention.out.bias)
+    torch.nn.init.normal_(box_head.roi_aggregator.attention.out.weight, std=0.5)
+    with torch.no_grad():
+        enhanced = model(**copy.deepcopy(data), mode='predict')[0].pred_instances
+        plain = without(**copy.deepcopy(data), mode='predict')[0].pred_instances   # its memory is empty
+    assert len(enhanced.scores) != len(plain.scores) or not torch.equal(enhanced.scores, plain.scores)
+    with pytest.raises(ValueError, match='matched_init'):
+        build(rpn_attention=dict(matched_init=True))

@@ -40,6 +40,20 @@ def test_box_head_rejects_bad_aggregators():
         head(torch.randn(2, 4, 1, 1), torch.zeros(2, 5))
 
 
+def test_roi_aggregator_acts_on_the_pooled_maps_before_fc1():
+    before_fc1 = RecordingAggregator(2.0)
+    head = TwoFCBoxHead(in_channels=4, roi_size=2, fc_channels=8, roi_aggregator=before_fc1)
+    plain = TwoFCBoxHead(in_channels=4, roi_size=2, fc_channels=8)
+    plain.load_state_dict(head.state_dict())   # the recording aggregator has no weights
+    maps, rois = torch.randn(3, 4, 2, 2), torch.zeros(3, 5)
+    out = head(maps, rois, context={'frame': 1})
+    assert before_fc1.calls == [((3, 4, 2, 2), (3, 5), {'frame': 1})]
+    torch.testing.assert_close(out, plain(maps + 2.0, rois))
+    head.roi_aggregator = LinearIgnoringKeywords(2, 3)
+    with pytest.raises(ValueError, match='roi_aggregator changed'):
+        head(maps, rois)
+
+
 class LinearIgnoringKeywords(nn.Linear):
     def forward(self, features, **_):
         return super().forward(features)

@@ -86,9 +86,9 @@ def attention_report(model, dataset, truth: GroundTruth, every: int) -> dict:
     attention, seen = aggregator.attention, {}
     attend, weights = aggregator._attend, attention._weights
 
-    def record_attend(attn, key, features, rois, reads):
+    def record_attend(attn, key, features, query_input, rois, reads):
         seen.update(rois=rois, read=reads[0])
-        return attend(attn, key, features, rois, reads)
+        return attend(attn, key, features, query_input, rois, reads)
 
     def record_weights(cosines):
         seen['weights'] = weights(cosines)

@@ -53,6 +53,12 @@ class ContextRCNN(FasterRCNN):
       within the horizon.
     - ``memory_dropout``: the chance that a training frame reads no memory at all, so the
       box predictor also learns to work without it (inference always reads memory).
+    - ``rpn_attention``: None, or `ContextAttention` settings for a second block "after the
+      RPN" (the paper's other position): on each proposal's pooled RoI map, before the box
+      head's first fc layer, with queries from the map's spatial mean (`ContextAggregator`
+      with ``on='roi_maps'``). It reads the same long-term memory, with its own weights;
+      its values follow ``values_from``. Its queries live in the maps' space, not the
+      entries', so ``matched_init`` cannot start it.
 
     Frames need ``camera`` and ``timestamp`` in their metainfo (`CocoVideoDataset` gives
     them for SynthVID and COCO Camera Traps files). A frame without a timestamp reads its
@@ -64,7 +70,7 @@ class ContextRCNN(FasterRCNN):
                  attention: Optional[dict] = None, memory_file: Optional[str] = None,
                  inference_mode: str = 'offline', freeze_detector: bool = True, train_exclude: str = 'image',
                  values_from: str = 'entry', short_term: Optional[dict] = None, memory_dropout: float = 0.0,
-                 init_cfg=None):
+                 rpn_attention: Optional[dict] = None, init_cfg=None):
         for name, value, allowed in (('inference_mode', inference_mode, INFERENCE_MODES),
                                      ('train_exclude', train_exclude, TRAIN_EXCLUDES),
                                      ('values_from', values_from, VALUES_FROM)):
@@ -91,6 +97,9 @@ class ContextRCNN(FasterRCNN):
         aggregator = dict(type='ContextAggregator', dim=feature_dim, entry_dim=memory.entry_dim,
                           short_term=short_term, **values[values_from], **(attention or {}))
         roi_head['box_head']['aggregators'] = [None, aggregator]
+        if rpn_attention is not None:
+            roi_head['box_head']['roi_aggregator'] = self._rpn_aggregator(
+                rpn_attention, box_head=roi_head['box_head'], entry_dim=memory.entry_dim, values=values[values_from])
         super().__init__(backbone=backbone, neck=neck, rpn_head=rpn_head, roi_head=roi_head,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         # a plain attribute, not a child module: the bank is data, kept out of checkpoints
@@ -104,10 +113,24 @@ class ContextRCNN(FasterRCNN):
         if memory_file:
             memory.load(memory_file)
         if freeze_detector:
-            trained = {'roi_head.fc_cls', 'roi_head.fc_reg', 'roi_head.box_head.aggregators'}
+            trained = {'roi_head.fc_cls', 'roi_head.fc_reg', 'roi_head.box_head.aggregators',
+                       'roi_head.box_head.roi_aggregator'}
             for name, param in self.named_parameters():   # (what the attention itself fixes stays fixed)
                 if not any(name.startswith(prefix + '.') for prefix in trained):
                     param.requires_grad_(False)
+
+    @staticmethod
+    def _rpn_aggregator(settings: dict, *, box_head: dict, entry_dim: int, values: dict) -> dict:
+        if not isinstance(settings, dict):
+            raise TypeError(f'rpn_attention must be a dict of ContextAttention settings or None, '
+                            f'got {type(settings).__name__}')
+        if settings.get('matched_init'):
+            raise ValueError('rpn_attention cannot use matched_init: its queries are pooled RoI maps, '
+                             'not box-head features like the memory entries')
+        if 'in_channels' not in box_head:
+            raise ValueError('rpn_attention needs roi_head.box_head.in_channels (the pooled maps\' channels)')
+        return dict(type='ContextAggregator', dim=box_head['in_channels'], entry_dim=entry_dim, on='roi_maps',
+                    **values, **settings)
 
     def train(self, mode: bool = True):
         super().train(mode)

@@ -16,6 +16,10 @@ AggregatorSpec = Union[dict, nn.Module, None]
 class TwoFCBoxHead(BaseModule):
     """Flatten pooled RoI features, then ``fc1 -> enhance(0) -> ReLU -> fc2 -> enhance(1) -> ReLU``.
 
+    ``roi_aggregator`` (a module or config, like ``aggregators``) acts before all that, on
+    the pooled RoI maps [K, C, S, S] straight after RoIAlign: Context R-CNN's attention
+    "after the RPN". It must return maps of the same shape.
+
     ``enhance(level, features, rois, context)`` is where memory models act on the RoI
     features of one frame: SELSA/MAMBA-style aggregation sits between each fc and its ReLU.
     By default it applies ``aggregators[level]`` (a module or config, ``None`` = identity),
@@ -31,7 +35,8 @@ class TwoFCBoxHead(BaseModule):
     num_fcs = 2
 
     def __init__(self, *, in_channels: int, roi_size: int = 7, fc_channels: int = 1024,
-                 aggregators: Optional[Sequence[AggregatorSpec]] = None, init_cfg=None):
+                 aggregators: Optional[Sequence[AggregatorSpec]] = None, roi_aggregator: AggregatorSpec = None,
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.in_channels, self.roi_size, self.out_channels = in_channels, roi_size, fc_channels
         self.fc1 = nn.Linear(in_channels * roi_size * roi_size, fc_channels)
@@ -45,7 +50,8 @@ class TwoFCBoxHead(BaseModule):
         self.aggregators = nn.ModuleDict()
         for level, spec in enumerate(aggregators):
             if spec is not None:
-                self.aggregators[str(level)] = spec if isinstance(spec, nn.Module) else MODELS.build(spec)
+                self.aggregators[str(level)] = _build(spec)
+        self.roi_aggregator = None if roi_aggregator is None else _build(roi_aggregator)
 
     @property
     def fcs(self):
@@ -66,7 +72,17 @@ class TwoFCBoxHead(BaseModule):
     def forward(self, roi_features: torch.Tensor, rois: torch.Tensor,
                 context: Optional[dict] = None) -> torch.Tensor:
         """[K, C, S, S] pooled features -> [K, fc_channels]."""
+        if self.roi_aggregator is not None:
+            enhanced = self.roi_aggregator(roi_features, rois=rois, context=context)
+            if enhanced.shape != roi_features.shape:
+                raise ValueError(f'roi_aggregator changed the pooled RoI shape from {tuple(roi_features.shape)} '
+                                 f'to {tuple(enhanced.shape)}')
+            roi_features = enhanced
         x = roi_features.flatten(1)
         for level, fc in enumerate(self.fcs):
             x = self.relu(self.enhance(level, fc(x), rois, context))
         return x
+
+
+def _build(spec: Union[dict, nn.Module]) -> nn.Module:
+    return spec if isinstance(spec, nn.Module) else MODELS.build(spec)
