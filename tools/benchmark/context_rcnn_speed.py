@@ -55,7 +55,7 @@ def load_base_weights(model, checkpoint):
     from vmem.utils.weights_loading import read_state_dict
     state = read_state_dict(checkpoint)
     missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or any('aggregators' not in key for key in missing):
+    if unexpected or any('aggregator' not in key for key in missing):   # the attention blocks are new
         raise ValueError(f'{checkpoint} is not a weights file of the tiny SynthVID detector')
 
 
@@ -73,8 +73,8 @@ def context_model(size, num_keys, checkpoint, span_s, short_term=None, cfg_optio
     if checkpoint:
         load_base_weights(model, checkpoint)
     torch.manual_seed(0)
-    aggregator = model.roi_head.box_head.aggregators['1']
-    for attention in (aggregator.attention, aggregator.short_attention):
+    aggregator, after_rpn = model.roi_head.box_head.aggregators['1'], model.roi_head.box_head.roi_aggregator
+    for attention in (aggregator.attention, aggregator.short_attention, after_rpn and after_rpn.attention):
         if attention is not None:
             torch.nn.init.normal_(attention.out.weight, std=0.01)
     memory = model.camera_memory
