@@ -16,6 +16,7 @@ from vmem.datasets.synthetic import generate_synthvid
 from vmem.models import ContextRCNN, FasterRCNN
 from vmem.models.layers import ContextAttention
 from vmem.models.memory import CameraMemory, ContextAggregator
+from vmem.models.detectors.context_rcnn import normalised_cxcywh
 from vmem.models.memory.camera_memory import CameraRead
 from vmem.registry import MODELS
 from vmem.utils.runner_args import load_config
@@ -404,6 +405,24 @@ def test_build_memory_train_and_test_tools_on_the_tiny_config(camera_root, tmp_p
     memory = CameraMemory(feature_dim=256)
     memory.load(banks['train'])
     assert memory.cameras and set(memory.cameras) <= {10, 11}
+    # the untrained detector's bank holds no objects: one with an entry on each labelled box
+    on_objects = CameraMemory(feature_dim=256, horizon=None, score_thr=0.0)
+    for batch in loader_for(camera_root, 'cam_train'):
+        sample = batch['data_samples'][0]
+        boxes = sample.gt_instances.bboxes
+        on_objects.write(sample.metainfo['camera'], features=torch.rand(len(boxes), 256),
+                         boxes=normalised_cxcywh(boxes, sample.metainfo, (64, 64)), scores=torch.ones(len(boxes)),
+                         timestamp=sample.metainfo['timestamp'], image_id=sample.metainfo['img_id'])
+    on_objects.save(tmp_path / 'on_objects.safetensors')
+    matched = tmp_path / 'matched.pth'
+    out = run_tool('tools/context_rcnn/learn_matching.py', CONFIG, base, '--bank', tmp_path / 'on_objects.safetensors',
+                   '--out', matched, '--every', '1', '--steps', '3', '--cfg-options', *data)
+    assert 'train after:' in out and 'loss' in out, out
+    learned = torch.load(matched, weights_only=True)['state_dict']
+    prefix = 'roi_head.box_head.aggregators.1.attention.'
+    assert torch.equal(learned[prefix + 'key.weight'][:, :256], learned[prefix + 'query.weight'])
+    assert not learned[prefix + 'key.weight'][:, 256:].any()   # box and time: not matched on
+    assert not torch.equal(learned[prefix + 'query.weight'], model.state_dict()[prefix + 'query.weight'])
     run_tool('tools/train.py', CONFIG, '--work-dir', tmp_path / 'work', '--cfg-options', *data,
              f'model.memory_file={banks["train"]}', f'load_from={base}', 'train_dataloader.batch_size=2',
              'train_cfg.max_iters=2',

@@ -31,7 +31,7 @@ def test_report_sorts_rois_and_names_the_objects_that_entries_came_from(tmp_path
                        data_prefix=dict(img_path='cam_val/frames'))
     with DefaultScope.overwrite_default_scope('vmem'):
         dataset = DATASETS.build(dataset_cfg)
-    truth = report.GroundTruth(str(ann_file))
+    truth = report.ObjectIdentities(str(ann_file))
     # one entry per ground-truth box of frame 0 of each video, at that box
     data = json.loads(ann_file.read_text())
     firsts = [image for image in data['images'] if image['frame_id'] == 0]
@@ -45,8 +45,8 @@ def test_report_sorts_rois_and_names_the_objects_that_entries_came_from(tmp_path
                                   scores=torch.ones(len(boxes)), timestamp=now, image_id=image['id'])
         expected += [(a['roster_member'], a['category_id']) for a in boxes]
     slots = model.camera_memory.bank.bank(20).read().slots
-    found = report.entry_identities(model.camera_memory, 20, slots, truth, (64, 64))
-    assert sorted(found) == sorted(expected)
+    found = report.entry_matches(model.camera_memory, 20, slots, truth, (64, 64))
+    assert sorted((m.identity, m.category) for m in found) == sorted(expected)
 
     totals = report.attention_report(model, dataset, truth, every=1)
     aggregator = model.roi_head.box_head.aggregators['1']
@@ -62,4 +62,4 @@ def test_report_sorts_rois_and_names_the_objects_that_entries_came_from(tmp_path
         data['annotations'][0].pop('roster_member')
         bad = tmp_path / 'bad.json'
         bad.write_text(json.dumps(data))
-        report.GroundTruth(str(bad))
+        report.ObjectIdentities(str(bad))

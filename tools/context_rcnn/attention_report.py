@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import sys
 from pathlib import Path
 
 import torch
 from mmengine.config import DictAction
-from torchvision.ops import box_iou
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
+from vmem.apis.context_matching import ObjectIdentities, entry_matches  # noqa: E402
 from vmem.utils.runner_args import load_config  # noqa: E402
 
 KINDS = ('clean', 'degraded', 'background')
@@ -41,46 +40,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-class GroundTruth:
-    """Boxes of a CocoVID file by image id, with each box's roster member, class and degraded flag."""
-
-    def __init__(self, path: str):
-        data = json.loads(Path(path).read_text())
-        self.by_image = collections.defaultdict(list)
-        for ann in data['annotations']:
-            if 'roster_member' not in ann:
-                raise ValueError(f'{path}: annotation {ann.get("id")} has no roster_member '
-                                 '(generate SynthVID with --camera-roster)')
-            x, y, w, h = ann['bbox']
-            self.by_image[ann['image_id']].append(
-                ([x, y, x + w, y + h], (ann['roster_member'], ann['category_id']), bool(ann['degraded'])))
-
-    def match(self, image_id: int, boxes: torch.Tensor) -> list:
-        """For each xyxy box: (identity, degraded) of the ground truth it covers, or None."""
-        truth = self.by_image.get(image_id, [])
-        if not truth or len(boxes) == 0:
-            return [None] * len(boxes)
-        best, index = box_iou(boxes.float(), torch.tensor([t[0] for t in truth], dtype=torch.float)).max(1)
-        return [truth[i][1:] if iou >= 0.5 else None for iou, i in zip(best.tolist(), index.tolist())]
-
-
-def entry_identities(memory, camera: int, slots: torch.Tensor, truth: GroundTruth, image_size) -> list:
-    """(roster member, class) of the object each bank entry was detected on, or None."""
-    bank = memory.bank.bank(camera)
-    keys = bank.gather(slots, columns=('keys',)).keys
-    width, height = image_size
-    cx, cy, w, h = (keys[:, memory.feature_dim:memory.feature_dim + 4] *
-                    torch.tensor([width, height, width, height])).unbind(1)
-    boxes = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1)
-    images = bank.field('image_id')[slots].tolist()
-    found = []
-    for image, box in zip(images, boxes):
-        match = truth.match(int(image), box[None])[0]
-        found.append(None if match is None else match[0])
-    return found
-
-
-def attention_report(model, dataset, truth: GroundTruth, every: int) -> dict:
+def attention_report(model, dataset, truth: ObjectIdentities, every: int) -> dict:
     """Per kind of RoI: counts and summed weights (see the module docstring)."""
     aggregator = model.roi_head.box_head.aggregators['1']
     attention, seen = aggregator.attention, {}
@@ -112,22 +72,22 @@ def attention_report(model, dataset, truth: GroundTruth, every: int) -> dict:
                 readable = set(read.slots.tolist())
                 wanted = [slot for slot in columns.tolist() if slot in readable and (read.camera, slot) not in identities]
                 if wanted:
-                    found = entry_identities(model.camera_memory, read.camera, torch.tensor(wanted), truth,
-                                             (meta['img_shape'][1], meta['img_shape'][0]))
+                    found = entry_matches(model.camera_memory, read.camera, torch.tensor(wanted), truth,
+                                          (meta['img_shape'][1], meta['img_shape'][0]))
                     identities.update({(read.camera, slot): who for slot, who in zip(wanted, found)})
                 column_ids = [identities.get((read.camera, slot)) if slot in readable else None
                               for slot in columns.tolist()]
-                members = [c[0] if c else None for c in column_ids]
-                classes = [c[1] if c else None for c in column_ids]
+                members = [c.identity if c else None for c in column_ids]
+                classes = [c.category if c else None for c in column_ids]
                 known = sum(c is not None for c in column_ids) or 1
                 for row, match in enumerate(truth.match(meta['img_id'], rois[:, 1:])):
-                    kind = 'background' if match is None else ('degraded' if match[1] else 'clean')
+                    kind = 'background' if match is None else ('degraded' if match.degraded else 'clean')
                     total, w = totals[kind], seen['weights'][row]
                     total['rois'] += 1
                     total['null'] += 1 - float(w.sum())
                     if match is None:
                         continue
-                    member, label = match[0]
+                    member, label = match.identity, match.category
                     same = torch.tensor([m == member for m in members])
                     same_class = torch.tensor([c == label for c in classes])
                     total['same'] += float(w[same].sum())
@@ -173,7 +133,7 @@ def main(argv=None) -> int:
     dataset_cfg = cfg.test_dataloader.dataset
     with DefaultScope.overwrite_default_scope('vmem'):
         dataset = DATASETS.build(dataset_cfg)
-    truth = GroundTruth(str(Path(dataset_cfg.data_root) / dataset_cfg.ann_file))
+    truth = ObjectIdentities(str(Path(dataset_cfg.data_root) / dataset_cfg.ann_file))
     print(format_report(attention_report(model, dataset, truth, args.every)))
     return 0
 
