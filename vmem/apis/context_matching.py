@@ -41,8 +41,8 @@ class ObjectIdentities:
         self.by_image: Dict[int, list] = collections.defaultdict(list)
         for ann in data['annotations']:
             if key not in ann:
-                raise ValueError(f'{path}: annotation {ann.get("id")} has no {key!r} (SynthVID: generate '
-                                 'it with --camera-roster)')
+                hint = ' (SynthVID: generate it with --camera-roster)' if key == 'roster_member' else ''
+                raise ValueError(f'{path}: annotation {ann.get("id")} has no {key!r}{hint}')
             x, y, w, h = ann['bbox']
             match = ObjectMatch(int(ann[key]), int(ann['category_id']), bool(ann.get('degraded', False)))
             self.by_image[ann['image_id']].append(([x, y, x + w, y + h], match))
