@@ -17,6 +17,16 @@ def test_dc5_keeps_stride_16_and_dilates_every_3x3_conv_of_the_last_stage():
     assert plain.strides == (32,) and plain(torch.zeros(1, 3, 96, 128))[0].shape[-2:] == (3, 4)
 
 
+def test_output_stride_8_keeps_the_third_stage_at_stride_8_with_the_same_weights():
+    strided = TimmBackbone(model_name='resnet10t', out_indices=(3,))
+    dilated = TimmBackbone(model_name='resnet10t', out_indices=(3,), output_stride=8)
+    assert dilated.strides == (8,) and dilated(torch.zeros(1, 3, 96, 128))[0].shape[-2:] == (12, 16)
+    assert strided(torch.zeros(1, 3, 96, 128))[0].shape[-2:] == (6, 8)
+    dilated.load_state_dict(strided.state_dict())  # dilation changes no parameter
+    with pytest.raises(ValueError, match='output_stride=16'):
+        TimmBackbone(model_name='resnet10t', out_indices=(3,), dilate_last_stage=True, output_stride=8)
+
+
 def test_frozen_stages_and_norm_eval():
     backbone = TimmBackbone(model_name='resnet18', out_indices=(4,), frozen_stages=1, norm_eval=True)
     backbone.train()

@@ -105,9 +105,7 @@ def roi_sets(detector, frames, identities: ObjectIdentities, *, per_frame: int =
     for batch in frames:
         data = detector.data_preprocessor(batch, False)
         inputs, samples = data['inputs'], detector.key_samples(data['data_samples'])
-        batch_shape, image_sizes = detector._shapes(inputs, samples)
-        features = detector.extract_feat(inputs)
-        proposals, _ = detector.rpn_head(features, inputs, image_sizes)
+        features, proposals, batch_shape, _ = detector.propose(inputs, samples)
         for index, (sample, boxes) in enumerate(zip(samples, proposals)):
             meta = sample.metainfo
             if meta.get('camera') is None:

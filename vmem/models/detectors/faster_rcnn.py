@@ -93,14 +93,22 @@ class FasterRCNN(BaseModel):
                 ) -> List[DetDataSample]:
         samples = self.key_samples(data_samples) if data_samples is not None else \
             [DetDataSample(metainfo={'img_shape': tuple(inputs.shape[-2:])}) for _ in range(len(inputs))]
-        batch_shape, image_sizes = self._shapes(inputs, samples)
-        features = self.extract_feat(inputs)
-        proposals, _ = self.rpn_head(features, inputs, image_sizes)
+        features, proposals, batch_shape, image_sizes = self.propose(inputs, samples)
         detections = self._detect(features, proposals, batch_shape, image_sizes, samples)
         for sample, (boxes, scores, labels) in zip(samples, detections):
             sample.pred_instances = InstanceData(bboxes=to_original_image(boxes, sample.metainfo),
                                                  scores=scores, labels=labels)
         return samples
+
+    def propose(self, inputs: torch.Tensor, samples: Optional[List[DetDataSample]] = None
+                ) -> Tuple[Dict[str, torch.Tensor], List[torch.Tensor], Tuple[int, int], List[Tuple[int, int]]]:
+        """Feature maps, RPN proposals per image (xyxy in input coordinates), the padded
+        batch shape and each image's size, without training targets: inference's first
+        half, for tools that read the RoI head's input."""
+        batch_shape, image_sizes = self._shapes(inputs, samples)
+        features = self.extract_feat(inputs)
+        proposals, _ = self.rpn_head(features, inputs, image_sizes)
+        return features, proposals, batch_shape, image_sizes
 
     def _detect(self, features, proposals, batch_shape, image_sizes, samples: List[DetDataSample]):
         """The RoI head's detections per image; where subclasses add what the frames' memory says."""
@@ -113,9 +121,7 @@ class FasterRCNN(BaseModel):
         labels) with the box-head features of each detected box, pooled again at the box
         itself: what Context R-CNN stores about a frame."""
         samples = self.key_samples(data_samples) if data_samples is not None else None
-        batch_shape, image_sizes = self._shapes(inputs, samples)
-        features = self.extract_feat(inputs)
-        proposals, _ = self.rpn_head(features, inputs, image_sizes)
+        features, proposals, batch_shape, image_sizes = self.propose(inputs, samples)
         detections = self.roi_head.predict(features, proposals, batch_shape, image_sizes)
         return [(boxes, scores, labels, feats) for (boxes, scores, labels), feats in
                 zip(detections, self.box_features(features, [d[0] for d in detections], batch_shape))]
