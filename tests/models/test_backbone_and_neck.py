@@ -25,6 +25,8 @@ def test_output_stride_8_keeps_the_third_stage_at_stride_8_with_the_same_weights
     dilated.load_state_dict(strided.state_dict())  # dilation changes no parameter
     with pytest.raises(ValueError, match='output_stride=16'):
         TimmBackbone(model_name='resnet10t', out_indices=(3,), dilate_last_stage=True, output_stride=8)
+    with pytest.raises(ValueError, match='output_stride must be'):
+        TimmBackbone(model_name='resnet10t', out_indices=(3,), output_stride=4)
 
 
 def test_frozen_stages_and_norm_eval():

@@ -21,9 +21,9 @@ class TimmBackbone(BaseModule):
         out_indices: timm feature indices to return (for ResNets 0 = stem, 1..4 = C2..C5).
         dilate_last_stage: DC5: the last stage keeps stride 16 and every 3x3 conv in it
             is dilated by 2 (as in R-FCN, FGFA, SELSA, MAMBA and mmdet/detectron2 DC5).
-        output_stride: timm's ``output_stride`` (8 or 16): later stages keep this stride and
-            dilate their convs instead, timm's way (the first conv of each dilated stage
-            undilated).
+        output_stride: timm's ``output_stride`` (8, 16 or 32; None: the model's own): stages
+            past it keep that stride and dilate their convs instead, in timm's pattern (the
+            first block of a stage keeps the previous stage's dilation).
         frozen_stages: stem and stages up to this feature index get no gradients and keep
             eval mode (-1: nothing frozen; 1: stem + first stage, mmdet's default).
         norm_eval: keep every BatchNorm in eval mode while training (batch statistics of
@@ -40,10 +40,13 @@ class TimmBackbone(BaseModule):
     """
 
     def __init__(self, *, model_name: str = 'resnet50', out_indices: Sequence[int] = (4,),
-                 dilate_last_stage: bool = False, output_stride: Optional[int] = None, frozen_stages: int = -1, norm_eval: bool = True,
-                 pretrained: bool = False, cpu_channels_last: bool = True, init_cfg: Optional[dict] = None):
+                 dilate_last_stage: bool = False, output_stride: Optional[int] = None, frozen_stages: int = -1,
+                 norm_eval: bool = True, pretrained: bool = False, cpu_channels_last: bool = True,
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.cpu_channels_last = cpu_channels_last
+        if output_stride not in (None, 8, 16, 32):
+            raise ValueError(f'TimmBackbone: output_stride must be 8, 16, 32 or None, got {output_stride!r}')
         if dilate_last_stage and output_stride not in (None, 16):
             raise ValueError(f'TimmBackbone: dilate_last_stage means output_stride=16, got {output_stride}')
         kwargs = {'output_stride': 16} if dilate_last_stage else {}
