@@ -5,8 +5,9 @@
 3. train the tiny MAMBA (pixel + instance memory), starting from the baseline's weights
    at the iteration where it forks, so both models see the same number of iterations
    with the same learning rate at each one, and differ only in the memory;
-4. evaluate both on SynthVID val with tools/test.py (MAMBA online: frames in order,
-   each reading memory of past frames only) and print the comparison;
+4. evaluate both on a held-out SynthVID split with tools/test.py (MAMBA online: frames in
+   order, each reading memory of past frames only) and print the comparison, with the gain's
+   confidence interval from a paired bootstrap over the split's videos;
 5. draw MAMBA's detections on a held-out test video into work_dirs/demo/.
 
 Every step is one of the toolkit's own commands, printed before it runs; finished steps
@@ -17,6 +18,7 @@ configs, which train for longer.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import re
@@ -26,7 +28,10 @@ import sys
 import time
 from pathlib import Path
 
+from vmem.evaluation import VIDOutcomes, paired_bootstrap
+
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_EVAL_SPLIT = 'val'
 BASELINE_CONFIG = 'configs/faster_rcnn/faster_rcnn_r10t_synthvid_tiny.py'
 MAMBA_CONFIG = 'configs/mamba/mamba_r10t_synthvid_tiny.py'
 METRICS = ('vid/mAP', 'vid/mAP_slow', 'vid/mAP_medium', 'vid/mAP_fast', 'vid/mAP_degraded', 'vid/mAP_clean')
@@ -38,7 +43,7 @@ class QuickStart:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.data_root = Path(args.data_root).resolve()
-        self.work_dir = Path(args.work_dir).resolve()
+        self.work_dir = Path(args.work_dir).resolve() / f'seed{args.seed}'
         self.total, self.fork, self.lr_drop = args.schedule
         self.baseline_dir, self.mamba_dir = self.work_dir / 'faster_rcnn', self.work_dir / 'mamba'
         self.baseline_checkpoint = self.baseline_dir / f'iter_{self.total}.pth'
@@ -47,18 +52,21 @@ class QuickStart:
 
     # -- options ------------------------------------------------------------------------------
     def data_options(self, split: str) -> list[str]:
-        """Point the configs at ``data_root``; tools/test.py evaluates ``split``."""
+        """Point the configs at ``data_root``; validation and tools/test.py use ``split``."""
         root = f'{self.data_root}/'
         annotations = f'annotations/synthvid_{split}.json'
         return [f'train_dataloader.dataset.data_root={root}', f'val_dataloader.dataset.data_root={root}',
-                f'val_evaluator.ann_file={root}annotations/synthvid_val.json',
+                f'val_dataloader.dataset.ann_file={annotations}',
+                f'val_dataloader.dataset.data_prefix.img_path={split}/frames',
+                f'val_evaluator.ann_file={root}{annotations}',
                 f'test_dataloader.dataset.data_root={root}', f'test_dataloader.dataset.ann_file={annotations}',
                 f'test_dataloader.dataset.data_prefix.img_path={split}/frames',
                 f'test_evaluator.ann_file={root}{annotations}']
 
     def schedule_options(self, *, iterations: int, lr_drop: int, checkpoint_interval: int) -> list[str]:
         # val_begin past the end: the quick start evaluates with tools/test.py, once
-        return [f'train_cfg.max_iters={iterations}', f'+train_cfg.val_begin={iterations + 1}',
+        return [f'randomness.seed={self.args.seed}',
+                f'train_cfg.max_iters={iterations}', f'+train_cfg.val_begin={iterations + 1}',
                 f'param_scheduler.1.end={iterations}', f'param_scheduler.1.milestones=[{lr_drop}]',
                 f'default_hooks.checkpoint.interval={checkpoint_interval}',
                 'default_hooks.checkpoint.max_keep_ckpts=3']
@@ -67,7 +75,7 @@ class QuickStart:
     def make_data(self) -> None:
         train, val, test = self.args.videos
         run(['tools/dataset_converters/make_synthvid.py', '--out-dir', str(self.data_root),
-             '--splits', 'train', 'val', 'test', '--num-videos', str(train), str(val), str(test),
+             '--splits', 'train', self.args.val_split, 'test', '--num-videos', str(train), str(val), str(test),
              '--frames', str(self.args.frames)])
 
     def train_baseline(self) -> None:
@@ -87,25 +95,28 @@ class QuickStart:
             print(f'(reusing {checkpoint})')
             return
         run(['tools/train.py', config, '--work-dir', str(work_dir),
-             '--cfg-options', *options, *self.data_options('val')])
+             '--cfg-options', *options, *self.data_options(self.args.val_split)])
 
-    def evaluate(self, config: str, checkpoint: Path, work_dir: Path) -> dict:
-        """val metrics of ``checkpoint``, cached next to it (keyed by its modification time)."""
-        cache = work_dir / 'val_metrics.json'
+    def evaluate(self, config: str, checkpoint: Path, work_dir: Path) -> tuple[dict, Path]:
+        """Metrics of ``checkpoint`` on the evaluation split and the file of its detections'
+        outcomes (for the bootstrap), cached next to it (keyed by its modification time)."""
+        split = self.args.val_split
+        cache, outcomes = work_dir / f'{split}_metrics.json', work_dir / f'{split}_outcomes.npz'
         stamp = f'{checkpoint.name}:{checkpoint.stat().st_mtime_ns}'
-        if cache.is_file() and not self.args.fresh:
+        if cache.is_file() and outcomes.is_file() and not self.args.fresh:
             cached = json.loads(cache.read_text())
             if cached.get('checkpoint') == stamp:
                 print(f'(reusing {cache})')
-                return cached['metrics']
+                return cached['metrics'], outcomes
         output = run(['tools/test.py', config, str(checkpoint), '--work-dir', str(work_dir / 'test'),
-                      '--cfg-options', *self.data_options('val')], capture=True)
+                      '--cfg-options', *self.data_options(split), f'+test_evaluator.outcomes_file={outcomes}'],
+                     capture=True)
         metrics = {name: float(value) for name, value in re.findall(r'^\| (vid/\S+)\s*\|\s*([0-9.]+|nan) \|$', output, re.M)}
         missing = [name for name in METRICS if name not in metrics]
         if missing:
             sys.exit(f'quick start: tools/test.py printed no {", ".join(missing)}')
         cache.write_text(json.dumps({'checkpoint': stamp, 'metrics': metrics}, indent=1))
-        return metrics
+        return metrics, outcomes
 
     def render_demo(self) -> Path:
         video = self.data_root / 'test' / 'videos' / 'test_00000.mp4'  # neither trained nor validated on
@@ -144,6 +155,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--demo-dir', default='work_dirs/demo', help='where the demo video goes')
     parser.add_argument('--data-root', default='data/synthvid', help='where SynthVID is (or is generated)')
     parser.add_argument('--fresh', action='store_true', help='retrain and re-evaluate even if results exist')
+    parser.add_argument('--seed', type=int, default=0, help='training seed of both models (data stay the same)')
+    parser.add_argument('--val-split', default=DEFAULT_EVAL_SPLIT,
+                        help=f'the held-out SynthVID split both models are evaluated on (default: {DEFAULT_EVAL_SPLIT})')
+    parser.add_argument('--bootstrap-samples', type=int, default=1000,
+                        help='paired bootstrap samples for the interval of the gain')
     smaller = parser.add_argument_group('a smaller run (smoke tests)')
     smaller.add_argument('--videos', nargs=3, type=int, default=[144, 24, 24], metavar=('TRAIN', 'VAL', 'TEST'),
                          help='SynthVID videos per split (default: 144 24 24)')
@@ -171,12 +187,18 @@ def main(argv=None) -> None:
     job.train_baseline()
     print(f'\n== 3/5 MAMBA: the baseline at iteration {job.fork} + {job.total - job.fork} iterations with memory')
     job.train_mamba()
-    print('\n== 4/5 evaluation on SynthVID val')
-    rows = [('Faster R-CNN (single frame)', job.evaluate(BASELINE_CONFIG, job.baseline_checkpoint, job.baseline_dir)),
-            ('MAMBA (online)', job.evaluate(MAMBA_CONFIG, job.mamba_checkpoint, job.mamba_dir))]
+    print(f'\n== 4/5 evaluation on SynthVID {args.val_split}')
+    baseline, baseline_outcomes = job.evaluate(BASELINE_CONFIG, job.baseline_checkpoint, job.baseline_dir)
+    mamba, mamba_outcomes = job.evaluate(MAMBA_CONFIG, job.mamba_checkpoint, job.mamba_dir)
+    gain = paired_bootstrap(VIDOutcomes.load(baseline_outcomes), VIDOutcomes.load(mamba_outcomes),
+                            num_samples=args.bootstrap_samples, seed=args.seed)
+    (job.work_dir / 'gain.json').write_text(json.dumps(dataclasses.asdict(gain), indent=1))
     print('\n== 5/5 demo video: MAMBA on a held-out SynthVID test video')
     demo_video = job.render_demo()
-    print(f'\nSynthVID val mAP (%) after {job.total} iterations each, this run:\n' + comparison_table(rows))
+    rows = [('Faster R-CNN (single frame)', baseline), ('MAMBA (online)', mamba)]
+    print(f'\nSynthVID {args.val_split} mAP (%) after {job.total} iterations each, seed {args.seed}:\n'
+          + comparison_table(rows))
+    print(f'\nMAMBA - single frame: {gain.describe()}')
     print(f'\ndemo video: {demo_video}\ntook {(time.perf_counter() - start) / 60:.1f} minutes')
 
 

@@ -28,6 +28,11 @@ def test_quick_start_runs_end_to_end_and_reuses_its_results(tmp_path):
         assert all(cell == 'n/a' or 0.0 <= float(cell) <= 100.0 for cell in cells)
     # MAMBA started from the baseline's checkpoint at the fork
     assert re.search(r'tools/train\.py configs/mamba/\S+ .*load_from=\S+/faster_rcnn/iter_2\.pth', first)
+    # the gain with its paired-bootstrap interval over the evaluation split's videos
+    gain = re.search(r'^MAMBA - single frame: ([+-][0-9.]+) mAP, 95% CI \[([+-][0-9.]+), ([+-][0-9.]+)\] '
+                     r'\(paired bootstrap over 1 videos', first, re.M)
+    assert gain and float(gain[2]) <= float(gain[1]) <= float(gain[3])
+    assert (tmp_path / 'work' / 'seed0' / 'gain.json').is_file()
     with open_video(tmp_path / 'demo' / 'mamba_synthvid_test_00000.mp4') as video:
         assert len(list(video)) == 6
     second = run_tool(*args, timeout=600).stdout

@@ -15,7 +15,8 @@ from .frame_records import (FrameRecordMetric, iter_frames, read_frame_identity,
 from .motion_iou import motion_group_masks, motion_ious
 from .vid_errors import OUTCOMES, box_outcomes
 from .vid_ground_truth import FrameTruth, frame_key, frames_from_cocovid, frames_from_records
-from .vid_protocol import average_precision, frame_tp_fp, match_frame, match_thresholds
+from .vid_outcomes import VIDOutcomes
+from .vid_protocol import frame_tp_fp, match_frame, match_thresholds
 
 
 @METRICS.register_module()
@@ -28,7 +29,8 @@ class VIDMetric(FrameRecordMetric):
     ``classwise``, and with ``error_breakdown`` ``errors_<subset>_<outcome>``: the share of
     the subset's boxes with each outcome of `vid_errors` (found, outscored by another
     class, wrong class only, mislocalised, missed). A subset without ground truth reports
-    NaN. Frames are deduplicated by (video_id, frame_id) after collection, so padded or repeated frames count once. With
+    NaN. ``outcomes_file`` (.npz) also saves each detection's outcome per video, which
+    `vmem.evaluation.paired_bootstrap` compares between two models. Frames are deduplicated by (video_id, frame_id) after collection, so padded or repeated frames count once. With
     an ``ann_file`` every image in it is evaluated; images without a prediction count as
     missed. Without one, ground truth comes from the samples' ``gt_instances`` (with
     ``instance_ids`` for the motion split and optionally ``degraded``).
@@ -37,7 +39,8 @@ class VIDMetric(FrameRecordMetric):
     default_prefix = 'vid'
 
     def __init__(self, *, ann_file: str | None = None, motion_groups: bool = True,
-                 classwise: bool = False, error_breakdown: bool = False, iou_thr: float = 0.5,
+                 classwise: bool = False, error_breakdown: bool = False, outcomes_file: str | None = None,
+                 iou_thr: float = 0.5,
                  pixel_tolerance: float = 10.0, pixel_inclusive: bool = False,
                  collect_device: str = 'cpu', collect_dir: str | None = None,
                  prefix: str | None = None) -> None:
@@ -50,6 +53,7 @@ class VIDMetric(FrameRecordMetric):
         self.motion_groups = motion_groups
         self.classwise = classwise
         self.error_breakdown = error_breakdown
+        self.outcomes_file = outcomes_file
         self.iou_thr = iou_thr
         self.pixel_tolerance = pixel_tolerance
         self.pixel_inclusive = pixel_inclusive
@@ -111,7 +115,10 @@ class VIDMetric(FrameRecordMetric):
             frames = frames_from_records(records, need_instance_ids=self.motion_groups)
         names = self._names(records) or []
         predictions = {r['key']: r for r in records}
-        aps = self._subset_aps(frames, predictions, len(names))
+        outcomes = self.outcomes(frames, predictions, len(names))
+        if self.outcomes_file:
+            outcomes.save(self.outcomes_file)
+        aps = {subset: outcomes.class_aps(subset) for subset in outcomes.subsets}
         metrics = {}
         for subset, per_class in aps.items():
             kept = per_class[~np.isnan(per_class)]
@@ -143,8 +150,8 @@ class VIDMetric(FrameRecordMetric):
         # the devkit's widths count both end pixels: x2 - x1 + 1
         return np.array([0, 0, 1, 1]) if self.pixel_inclusive else np.zeros(4)
 
-    def _subset_aps(self, frames: list[FrameTruth], predictions: dict,
-                    num_classes: int) -> dict[str, np.ndarray]:
+    def outcomes(self, frames: list[FrameTruth], predictions: dict, num_classes: int) -> VIDOutcomes:
+        """Every detection's TP / FP per subset and the positives, per video (see `vid_outcomes`)."""
         shift = self._box_shift()
         gt_boxes = [f.bboxes + shift for f in frames]
         keeps = self._subset_masks(frames, gt_boxes)
@@ -153,34 +160,36 @@ class VIDMetric(FrameRecordMetric):
         # proportion to the subset's share of all boxes (FGFA)
         empty_weights = {name: float(keep[~crowd].mean()) if (~crowd).any() else 1.0
                          for name, keep in keeps.items()}
-        scores, labels = [], []
+        video_keys = sorted({f.key[:2] for f in frames})
+        video_row = {key: row for row, key in enumerate(video_keys)}
+        scores, labels, det_video = [], [], []
         tps, fps = {name: [] for name in keeps}, {name: [] for name in keeps}
-        positives = {name: np.zeros(num_classes, dtype=np.int64) for name in keeps}
+        positives = {name: np.zeros((len(video_keys), num_classes), dtype=np.int64) for name in keeps}
         start = 0
         for frame, boxes in zip(frames, gt_boxes):
             stop = start + len(frame.labels)
+            row = video_row[frame.key[:2]]
             det_boxes, det_scores, det_labels = frame_detections(predictions.get(frame.key), shift)
             thresholds = match_thresholds(boxes, iou_thr=self.iou_thr, pixel_tolerance=self.pixel_tolerance)
             matched, iou = match_frame(det_boxes, det_scores, det_labels, boxes, frame.labels, thresholds)
             scores.append(det_scores)
             labels.append(det_labels)
+            det_video.append(np.full(len(det_scores), row, dtype=np.int64))
             for name, keep in keeps.items():
                 ignored = frame.crowd | ~keep[start:stop]
                 tp, fp = frame_tp_fp(matched, iou, ignored, empty_weights[name])
                 tps[name].append(tp)
                 fps[name].append(fp)
-                positives[name] += np.bincount(frame.labels[~ignored], minlength=num_classes)[:num_classes]
+                positives[name][row] += np.bincount(frame.labels[~ignored], minlength=num_classes)[:num_classes]
             start = stop
-        scores = np.concatenate(scores) if scores else np.zeros(0)
-        labels = np.concatenate(labels) if labels else np.zeros(0, np.int64)
-        aps = {}
-        for name in keeps:
-            tp = np.concatenate(tps[name]) if frames else np.zeros(0)
-            fp = np.concatenate(fps[name]) if frames else np.zeros(0)
-            aps[name] = np.array([
-                average_precision(scores[labels == c], tp[labels == c], fp[labels == c], positives[name][c])
-                if positives[name][c] > 0 else np.nan for c in range(num_classes)])
-        return aps
+
+        def joined(parts: list, dtype) -> np.ndarray:
+            return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+        return VIDOutcomes(videos=np.array(video_keys, dtype=np.int64).reshape(-1, 2),
+                           scores=joined(scores, np.float64), labels=joined(labels, np.int64),
+                           det_video=joined(det_video, np.int64),
+                           tp={name: joined(tps[name], np.float64) for name in keeps},
+                           fp={name: joined(fps[name], np.float64) for name in keeps}, positives=positives)
 
     def _error_shares(self, frames: list[FrameTruth], predictions: dict) -> dict[str, float]:
         shift = self._box_shift()
