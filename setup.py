@@ -38,6 +38,6 @@ setup(
     ],
     extras_require={
         'faiss': ['faiss-cpu>=1.8'],
-        'dev': ['pytest>=8', 'pytest-xdist>=3.5', 'faiss-cpu>=1.8'],
+        'dev': ['pytest>=8', 'pytest-xdist>=3.5', 'faiss-cpu>=1.8', 'mkdocs>=1.6', 'mkdocs-material>=9.5'],
     },
 )
