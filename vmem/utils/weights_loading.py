@@ -38,9 +38,13 @@ class WeightsMismatch:
 
 
 def read_checkpoint(path: str) -> dict:
-    """A whole checkpoint (weights and ``meta``), read with ``weights_only=True`` (no code runs)."""
+    """A whole checkpoint (weights and ``meta``), read with ``weights_only=True`` (no code
+    runs); a ``.safetensors`` file (timm's and Hugging Face's format) holds tensors only."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint file not found: {path}')
+    if str(path).endswith('.safetensors'):
+        from safetensors.torch import load_file
+        return load_file(str(path), device='cpu')
     from .checkpoint import enable_safe_checkpoints
     enable_safe_checkpoints()
     checkpoint = torch.load(path, map_location='cpu', weights_only=True)

@@ -1,15 +1,19 @@
 """A timm model's feature maps as a detection backbone."""
 from __future__ import annotations
 
+import logging
 from typing import Optional, Sequence, Tuple
 
 import timm
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
 
 from vmem.registry import MODELS
-from vmem.utils.weights_loading import compare_state_dicts, read_state_dict
+from vmem.utils.weights_loading import WeightsMismatch, compare_state_dicts, read_state_dict
+
+from .pretrained_keys import features_only_names, timm_state_dict
 
 
 @MODELS.register_module()
@@ -34,9 +38,13 @@ class TimmBackbone(BaseModule):
             thread, torch 2.15; 1 ms channels-last), and the whole tiny SynthVID detector
             runs ~15% faster with the same outputs (to 1e-5). Training keeps NCHW, whose
             speed was not measured either way; outputs are returned NCHW.
-        init_cfg: ``dict(type='Pretrained', checkpoint=PATH, prefix='')`` loads a local
-            timm/torchvision state dict (optionally wrapped in ``state_dict``/``model``);
-            with ``prefix`` only keys starting with it are taken, with it stripped.
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH, prefix='', strict=True)`` loads
+            a local timm checkpoint (``.pth`` or ``.safetensors``) or a torchvision ImageNet
+            file (ResNet, Wide ResNet, MobileNetV2 and ConvNeXt names are renamed to timm's,
+            see ``pretrained_keys``), optionally wrapped in ``state_dict``/``model``. With
+            ``prefix`` only keys starting with it are taken, with it stripped. Strict: any
+            missing, unexpected or wrongly shaped key is an error listing them; with
+            ``strict=False`` the matching weights load and a one-line report is logged.
     """
 
     def __init__(self, *, model_name: str = 'resnet50', out_indices: Sequence[int] = (4,),
@@ -118,24 +126,41 @@ class TimmBackbone(BaseModule):
 
     def init_weights(self) -> None:
         if self.init_cfg and self.init_cfg.get('type') == 'Pretrained':
-            self.load_pretrained(self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix', ''))
+            self.load_pretrained(self.init_cfg['checkpoint'], prefix=self.init_cfg.get('prefix', ''),
+                                 strict=self.init_cfg.get('strict', True))
             self._is_init = True
         else:
             super().init_weights()
 
-    def load_pretrained(self, path: str, *, prefix: str = '') -> None:
-        """Load a local state dict; raise a ``ValueError`` listing mismatched keys."""
+    def load_pretrained(self, path: str, *, prefix: str = '', strict: bool = True) -> WeightsMismatch:
+        """Load a local timm or torchvision checkpoint (see ``init_cfg``); strict: raise a
+        ``ValueError`` listing mismatched keys, else load what matches and log one line."""
         state = read_state_dict(path)
         if 'model' in state and isinstance(state['model'], dict):
             state = state['model']
         if prefix:
             state = {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
+        try:
+            state = timm_state_dict(state, model_name=self.model_name)
+        except ValueError as error:
+            raise ValueError(f'TimmBackbone({self.model_name}): checkpoint {path}: {error}') from None
+        body_state = self.body.state_dict()
+        state = features_only_names(state, body_state)
         # the classifier, and stages after the last of out_indices, are in the file but not in
         # a features_only model; keys under a module the model does have must all match
         kept_modules = {name for name, _ in self.body.named_children()}
         state = {key: value for key, value in state.items() if key.split('.')[0] in kept_modules}
-        mismatch = compare_state_dicts(self.body.state_dict(), state)
-        if mismatch:
+        mismatch = compare_state_dicts(body_state, state)
+        if mismatch and strict:
             raise ValueError(f'TimmBackbone({self.model_name}): checkpoint {path} does not match:\n'
-                             f'{mismatch.describe()}')
-        self.body.load_state_dict(state)
+                             f'{mismatch.describe()}\n(init_cfg strict=False loads the matching weights only)')
+        if mismatch:
+            bad_shapes = {entry.split(' ')[0] for entry in mismatch.wrong_shape}
+            state = {key: value for key, value in state.items() if key in body_state and key not in bad_shapes}
+            print_log(f'TimmBackbone({self.model_name}): {path} loaded non-strictly: '
+                      f'{len(mismatch.missing)} missing, {len(mismatch.unexpected)} unexpected, '
+                      f'{len(mismatch.wrong_shape)} wrongly shaped keys '
+                      f'({", ".join((mismatch.missing + mismatch.unexpected + mismatch.wrong_shape)[:5])}...)',
+                      logger='current', level=logging.WARNING)
+        self.body.load_state_dict(state, strict=not mismatch)
+        return mismatch
