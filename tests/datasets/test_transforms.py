@@ -345,3 +345,19 @@ def test_normalize_per_channel_and_packs_as_float():
         Normalize(std=(1, 0, 1))
     with pytest.raises(ValueError, match='LoadFrame'):
         Normalize()(dict())
+
+
+def test_resize_as_torchvision_detection_floors_sizes_and_keeps_float():
+    # 480 x 640 to short side 800: the long side is 1066.67, which torchvision floors
+    image = frame(height=480, width=640)
+    out = Resize(scale=(1333, 800), rounding='floor', backend='torch')(image)
+    factor = min(1333 / 640, 800 / 480)
+    expected = torch.nn.functional.interpolate(torch.zeros(1, 3, 480, 640), scale_factor=factor, mode='bilinear',
+                                               recompute_scale_factor=True).shape[-2:]
+    assert out['img'].dtype == np.float32 and out['img_shape'] == tuple(expected) == (800, 1066)
+    rounded = Resize(scale=(1333, 800))(frame(height=480, width=640))
+    assert rounded['img'].dtype == np.uint8 and rounded['img_shape'] == (800, 1067)
+    with pytest.raises(ValueError, match='rounding must be one of'):
+        Resize(scale=(10, 10), rounding='ceil')
+    with pytest.raises(ValueError, match='backend must be one of'):
+        Resize(scale=(10, 10), backend='pil')

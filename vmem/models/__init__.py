@@ -8,10 +8,10 @@ from .detectors import MAMBA, ContextRCNN, FasterRCNN
 from .layers import GEO, ContextAttention
 from .memory import CameraMemory, ContextAggregator, InstanceMemory, PixelMemory
 from .necks import FPN, ChannelMapper
-from .roi_heads import StandardRoIHead, TwoFCBoxHead
+from .roi_heads import ConvFCBoxHead, StandardRoIHead, TwoFCBoxHead
 from .selfsup import HardNegativeMixer, MoCo, ProjectionHead
 from .trackers import SAM2Tracker
 
-__all__ = ['CameraMemory', 'ChannelMapper', 'ContextAggregator', 'ContextAttention', 'ContextRCNN',
+__all__ = ['CameraMemory', 'ChannelMapper', 'ContextAggregator', 'ContextAttention', 'ContextRCNN', 'ConvFCBoxHead',
            'DetDataPreprocessor', 'FPN', 'FasterRCNN', 'GEO', 'HardNegativeMixer', 'InstanceMemory', 'MAMBA', 'MoCo', 'PatchCore',
            'PixelMemory', 'ProjectionHead', 'RPNHead', 'SAM2Tracker', 'StandardRoIHead', 'TimmBackbone', 'TwoFCBoxHead']

@@ -1,11 +1,14 @@
 """Geometric transforms that keep boxes and masks consistent with the image."""
 from __future__ import annotations
 
+import math
 import random
 from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from vmem.registry import TRANSFORMS
 
@@ -13,21 +16,43 @@ from .base import BaseTransform
 
 _INTERPOLATIONS = {'nearest': cv2.INTER_NEAREST, 'bilinear': cv2.INTER_LINEAR,
                    'bicubic': cv2.INTER_CUBIC, 'area': cv2.INTER_AREA}
+ROUNDINGS = ('round', 'floor')
+BACKENDS = ('cv2', 'torch')
 
 
-def rescaled_size(height: int, width: int, scale: Sequence[int], keep_ratio: bool) -> Tuple[int, int]:
+def rescaled_size(height: int, width: int, scale: Sequence[int], keep_ratio: bool,
+                  rounding: str = 'round') -> Tuple[int, int]:
     """Output (h, w) of mmdet-style resizing.
 
     With ``keep_ratio`` the image is scaled as large as possible with its long edge at most
     ``max(scale)`` and its short edge at most ``min(scale)`` (so (1000, 600) means "long edge
-    <= 1000, short edge <= 600"); otherwise ``scale`` is the exact (w, h).
+    <= 1000, short edge <= 600"); otherwise ``scale`` is the exact (w, h). The scaled sides
+    are rounded to the nearest pixel (mmdet), or with ``rounding='floor'`` rounded down as
+    torchvision's detection transform does (``interpolate`` with a scale factor floors).
     """
     if len(scale) != 2 or min(scale) <= 0:
         raise ValueError(f'scale must be two positive ints, got {scale!r}')
+    if rounding not in ROUNDINGS:
+        raise ValueError(f'rounding must be one of {ROUNDINGS}, got {rounding!r}')
     if not keep_ratio:
         return int(scale[1]), int(scale[0])
+    # the same two quotients in the same (double) arithmetic as torchvision, so floor agrees
+    # with it even where height * factor lands a hair below an integer
     factor = min(max(scale) / max(height, width), min(scale) / min(height, width))
+    if rounding == 'floor':
+        return math.floor(height * factor), math.floor(width * factor)
     return int(height * factor + 0.5), int(width * factor + 0.5)
+
+
+def _torch_resize(image: np.ndarray, size: Tuple[int, int], interpolation: str) -> np.ndarray:
+    """``F.interpolate`` on the image as float32, kept float32: torchvision's detection
+    transform resizes float images this way, and rounding to uint8 would change them."""
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).float()
+    tensor = tensor.reshape(*image.shape[:2], -1).permute(2, 0, 1)[None].contiguous()  # NCHW, as torchvision
+    align = False if interpolation in ('bilinear', 'bicubic') else None
+    resized = F.interpolate(tensor, size=size, mode=interpolation, align_corners=align)[0]
+    resized = resized.permute(1, 2, 0).numpy()
+    return np.ascontiguousarray(resized if image.ndim == 3 else resized[:, :, 0])
 
 
 def _require_image(results: dict, transform: str) -> np.ndarray:
@@ -42,17 +67,27 @@ class Resize(BaseTransform):
 
     ``scale_factor`` is (w_scale, h_scale) from the original frame, so it accumulates over
     several resizes. Boxes are clipped to the new image when ``clip_object_border``.
+
+    ``rounding`` (see :func:`rescaled_size`) and ``backend`` choose how: ``'cv2'`` resizes
+    uint8 images to uint8; ``'torch'`` resizes with ``F.interpolate`` (no antialiasing) and
+    returns float32, as torchvision's ``GeneralizedRCNNTransform`` does with
+    ``rounding='floor'`` and ``scale=(max_size, min_size)``: what its COCO detectors expect.
     """
 
     def __init__(self, *, scale: Sequence[int], keep_ratio: bool = True,
-                 clip_object_border: bool = True, interpolation: str = 'bilinear'):
+                 clip_object_border: bool = True, interpolation: str = 'bilinear',
+                 rounding: str = 'round', backend: str = 'cv2'):
         if interpolation not in _INTERPOLATIONS:
             raise ValueError(f'interpolation must be one of {sorted(_INTERPOLATIONS)}, got {interpolation!r}')
-        rescaled_size(1, 1, scale, keep_ratio)  # validates scale early
+        if backend not in BACKENDS:
+            raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
+        rescaled_size(1, 1, scale, keep_ratio, rounding)  # validates scale and rounding early
         self.scale = tuple(scale)
         self.keep_ratio = keep_ratio
         self.clip_object_border = clip_object_border
         self.interpolation = interpolation
+        self.rounding = rounding
+        self.backend = backend
 
     def transform(self, results: dict) -> dict:
         return self._resize(results, self.scale)
@@ -60,9 +95,11 @@ class Resize(BaseTransform):
     def _resize(self, results: dict, scale: Sequence[int]) -> dict:
         image = _require_image(results, type(self).__name__)
         height, width = image.shape[:2]
-        new_height, new_width = rescaled_size(height, width, scale, self.keep_ratio)
+        new_height, new_width = rescaled_size(height, width, scale, self.keep_ratio, self.rounding)
         w_scale, h_scale = new_width / width, new_height / height
-        if (new_height, new_width) != (height, width):
+        if self.backend == 'torch':  # also at an unchanged size: the output is float32 either way
+            results['img'] = _torch_resize(image, (new_height, new_width), self.interpolation)
+        elif (new_height, new_width) != (height, width):
             results['img'] = cv2.resize(image, (new_width, new_height),
                                         interpolation=_INTERPOLATIONS[self.interpolation])
         results['img_shape'] = (new_height, new_width)
@@ -90,11 +127,12 @@ class RandomChoiceResize(Resize):
     """
 
     def __init__(self, *, scales: Sequence[Sequence[int]], keep_ratio: bool = True,
-                 clip_object_border: bool = True, interpolation: str = 'bilinear'):
+                 clip_object_border: bool = True, interpolation: str = 'bilinear',
+                 rounding: str = 'round', backend: str = 'cv2'):
         if not scales:
             raise ValueError('scales must hold at least one scale')
-        super().__init__(scale=scales[0], keep_ratio=keep_ratio,
-                         clip_object_border=clip_object_border, interpolation=interpolation)
+        super().__init__(scale=scales[0], keep_ratio=keep_ratio, clip_object_border=clip_object_border,
+                         interpolation=interpolation, rounding=rounding, backend=backend)
         for scale in scales:
             rescaled_size(1, 1, scale, keep_ratio)
         self.scales = [tuple(scale) for scale in scales]

@@ -206,7 +206,7 @@ class MAMBA(FasterRCNN):
         if not write:
             return detections
         # a proposal's score is its best foreground class probability
-        step.commit(F.softmax(cls_scores.float(), dim=-1)[:, :-1].max(dim=1).values)
+        step.commit(F.softmax(cls_scores.float(), dim=-1)[:, :self.roi_head.num_classes].max(dim=1).values)
         if self.pixel_memory is not None:
             if gt_boxes is not None:
                 boxes, scores = gt_boxes, [torch.ones(len(b), device=inputs.device) for b in gt_boxes]

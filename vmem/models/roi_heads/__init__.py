@@ -1,4 +1,5 @@
+from .conv_fc_box_head import ConvFCBoxHead
 from .standard_roi_head import StandardRoIHead
 from .two_fc_box_head import TwoFCBoxHead
 
-__all__ = ['StandardRoIHead', 'TwoFCBoxHead']
+__all__ = ['ConvFCBoxHead', 'StandardRoIHead', 'TwoFCBoxHead']

@@ -31,6 +31,10 @@ class StandardRoIHead(BaseModule):
             proposal is foreground/background; ``batch_size_per_image`` proposals are
             sampled per image with ``positive_fraction`` foreground.
         score_thr, nms_thresh, max_per_img: test-time post-processing per image.
+        extra_class_logits: logits after the background one, for classes that are never
+            reported. They take part in the softmax, so the scores equal those of a predictor
+            trained with them (torchvision's COCO predictor keeps 10 logits for unused 'N/A'
+            category ids); training pushes them down like any wrong class.
     """
 
     def __init__(self, *, num_classes: int, box_head: dict, featmap_names: Sequence[str] = ('0',),
@@ -38,18 +42,21 @@ class StandardRoIHead(BaseModule):
                  bg_iou_thresh: float = 0.5, batch_size_per_image: int = 512, positive_fraction: float = 0.25,
                  bbox_reg_weights: Sequence[float] = (10.0, 10.0, 5.0, 5.0), loss_bbox_beta: float = 1.0,
                  score_thr: float = 0.05, nms_thresh: float = 0.5, max_per_img: int = 100,
-                 min_box_size: float = 1e-2, init_cfg=None):
+                 min_box_size: float = 1e-2, extra_class_logits: int = 0, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if num_classes < 1:
             raise ValueError(f'num_classes must be >= 1, got {num_classes}')
+        if extra_class_logits < 0:
+            raise ValueError(f'extra_class_logits must be >= 0, got {extra_class_logits}')
         self.num_classes = num_classes
+        self.extra_class_logits = extra_class_logits
         self.roi_align = MultiScaleRoIAlign(list(featmap_names), roi_size, sampling_ratio)
         box_head = dict(box_head)
         box_head.setdefault('roi_size', roi_size)
         self.box_head = MODELS.build(box_head)
         if not hasattr(self.box_head, 'out_channels'):
             raise TypeError(f'box_head {type(self.box_head).__name__} must expose out_channels')
-        self.fc_cls = nn.Linear(self.box_head.out_channels, num_classes + 1)
+        self.fc_cls = nn.Linear(self.box_head.out_channels, num_classes + 1 + extra_class_logits)
         self.fc_reg = nn.Linear(self.box_head.out_channels, num_classes * 4)
         nn.init.normal_(self.fc_cls.weight, std=0.01)
         nn.init.normal_(self.fc_reg.weight, std=0.001)
@@ -75,7 +82,7 @@ class StandardRoIHead(BaseModule):
     def forward(self, features: Dict[str, torch.Tensor], proposals: List[torch.Tensor],
                 batch_shape: Tuple[int, int], context: Optional[dict] = None
                 ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Class logits [K, num_classes + 1] and box deltas [K, num_classes * 4]."""
+        """Class logits [K, num_classes + 1 (+ extra_class_logits)] and box deltas [K, num_classes * 4]."""
         roi_features, rois = self.pool(features, proposals, batch_shape)
         x = self.box_head(roi_features, rois, context)
         return self.fc_cls(x), self.fc_reg(x)

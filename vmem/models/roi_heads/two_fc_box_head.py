@@ -50,8 +50,8 @@ class TwoFCBoxHead(BaseModule):
         self.aggregators = nn.ModuleDict()
         for level, spec in enumerate(aggregators):
             if spec is not None:
-                self.aggregators[str(level)] = _build(spec)
-        self.roi_aggregator = None if roi_aggregator is None else _build(roi_aggregator)
+                self.aggregators[str(level)] = build_aggregator(spec)
+        self.roi_aggregator = None if roi_aggregator is None else build_aggregator(roi_aggregator)
 
     @property
     def fcs(self):
@@ -84,5 +84,5 @@ class TwoFCBoxHead(BaseModule):
         return x
 
 
-def _build(spec: Union[dict, nn.Module]) -> nn.Module:
+def build_aggregator(spec: Union[dict, nn.Module]) -> nn.Module:
     return spec if isinstance(spec, nn.Module) else MODELS.build(spec)
