@@ -136,3 +136,25 @@ def test_the_wrong_config_lists_what_does_not_fit(tmp_path):
     model = init_model(ARCH_CONFIGS['fasterrcnn_resnet50_fpn'])
     with pytest.raises(ValueError, match='do not fit the model'):
         torchvision_to_vmem(state, arch='fasterrcnn_resnet50_fpn_v2', model=model)
+
+
+@pytest.mark.parametrize('config, fresh_key', [
+    ('mamba/mamba_ins_r50_fpn_imagenetvid_from_coco.py', 'roi_head.box_head.aggregators.0'),
+    ('context_rcnn/context_rcnn_r50_fpn_cct_from_coco.py', 'attention')])
+def test_memory_models_start_from_converted_coco_weights(config, fresh_key, tmp_path, capsys):
+    """load_from (non-strict, as tools/train.py uses it): the detector's weights arrive; the
+    memory modules and the predictor for the new classes do not, and the log names them."""
+    from mmengine.runner.checkpoint import load_checkpoint
+
+    state = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None).state_dict()
+    path = tmp_path / 'faster_rcnn_r50_fpn_coco.pth'
+    torch.save(torchvision_to_vmem(state, arch='fasterrcnn_resnet50_fpn'), path)
+    model = init_model(str(ROOT / 'configs' / config), cfg_options={'model.memory_file': None}
+                       if 'context_rcnn' in config else None)
+    load_checkpoint(model, str(path), map_location='cpu', strict=False, logger=None)
+    log = capsys.readouterr().out
+    missing = log.split('missing keys in source state_dict:')[1].split('\n')[0]
+    assert fresh_key in missing
+    assert 'size mismatch for roi_head.fc_cls.weight' in log
+    assert torch.equal(model.backbone.body.layer3[2].conv2.weight, state['backbone.body.layer3.2.conv2.weight'])
+    assert torch.equal(model.roi_head.box_head.fc1.weight, state['roi_heads.box_head.fc6.weight'])
