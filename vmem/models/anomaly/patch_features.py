@@ -86,6 +86,11 @@ class PatchFeatureExtractor(nn.Module):
         self.stride = self.backbone.strides[0]
         self.out_dim = self.patches.out_dim
 
+    def init_weights(self) -> None:
+        # mmengine's BaseModule.init_weights only reaches children that have this method:
+        # without it the backbone's init_cfg (the pretrained file) would never be applied
+        self.backbone.init_weights()
+
     def train(self, mode: bool = True) -> 'PatchFeatureExtractor':
         super().train(False)  # BatchNorm statistics of the (pretrained) backbone stay fixed
         return self
