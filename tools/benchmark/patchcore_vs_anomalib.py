@@ -1,17 +1,29 @@
-"""vmem's PatchCore side by side with anomalib's, on one synthetic category, same weights.
+"""vmem's PatchCore side by side with anomalib's, on the same images and the same backbone weights.
 
+    # real textures, torchvision's real ImageNet MobileNetV2 (make assets), anomalib installed here:
+    python tools/benchmark/patchcore_vs_anomalib.py --install-anomalib --data-root data/real_texture_anomaly \
+        --category brick grass gravel --backbone mobilenetv2_100 \
+        --backbone-file .cache/assets/mobilenet_v2-b0353104.pth --size 224 --target-dims none
+    # a synthetic category, a seeded random WideResNet-50-2, anomalib in its own virtualenv:
     python tools/benchmark/patchcore_vs_anomalib.py --anomalib-python /tmp/anomalib_venv/bin/python
 
-Both sides get the same normalised images and the same backbone weights (a seeded random
-timm model: no pretrained weights can be downloaded here; its state dict is saved once and
-loaded into both feature extractors). Reported per side: image and pixel AUROC, PRO (all
+Both sides get the same normalised images and the same backbone weights: ``--backbone-file``
+(a timm or torchvision file, loaded by vmem's TimmBackbone) or a seeded random timm model;
+the feature extractor's state dict is saved once and loaded into both. Both take the
+backbone's feature levels ``--out-indices`` (anomalib by their timm module names).
+``--install-anomalib`` installs anomalib 2.7.0 and the pure-python packages its PatchCore
+imports with ``pip install --no-deps --target`` into ``--anomalib-path`` (default
+``.cache/peers/anomalib``), never into vmem's environment, and runs anomalib's side with this
+python and that folder first on its path (torch, timm and numpy stay vmem's). Reported per side: image and pixel AUROC, PRO (all
 three computed by vmem's metric functions from each side's scores and maps), coreset
 selection time (vmem's ``greedy_coreset`` vs anomalib's ``KCenterGreedy``) and the peak
 resident memory added while selecting. anomalib runs in its own virtualenv (pass its
 python with ``--anomalib-python``); without it, or when it cannot import anomalib, the
 script says so and reports vmem's side only.
 
-Each side builds its coreset once per ``--seeds`` seed (the random start, and the random
+Per category and side: image and pixel AUROC and PRO, the fit time (feature extraction
+over the training images plus the coreset), the predict time per test image, and the peak
+memory added while fitting. Each side builds its coreset once per ``--seeds`` seed (the random start, and the random
 projection the greedy search measures distances in), on the same features; the table
 gives the mean and range over them. On these small categories one seed moves AUROC by
 0.01-0.03, more than the sides differ. A last line scores the bank anomalib's first
@@ -39,9 +51,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-LAYERS = ('layer2', 'layer3')
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+# anomalib's PatchCore and what it imports beyond torch / timm / numpy (pinned: the versions
+# this script was run with); installed with --no-deps so vmem's torch is the one used
+ANOMALIB_PACKAGES = (
+    'anomalib==2.7.0', 'lightning==2.6.6', 'lightning-utilities==0.15.3', 'torchmetrics==1.9.0',
+    'jsonargparse==4.53.0', 'omegaconf==2.4.0', 'kornia==0.9.2', 'kornia_rs==0.2.0', 'einops==0.8.2',
+    'FrEIA==0.2', 'tifffile==2026.3.3', 'pandas==3.1.2', 'scikit-learn==1.9.1', 'scipy==1.17.1',
+    'joblib==1.6.0', 'threadpoolctl==3.8.0', 'narwhals==2.29.0', 'cloudpickle==3.1.3',
+    'scikit-image==0.26.0', 'lazy_loader==0.6')
+DEFAULT_ANOMALIB_PATH = Path(__file__).resolve().parents[2] / '.cache' / 'peers' / 'anomalib'
 
 
 # ---------------------------------------------------------------- measuring (both sides)
@@ -73,15 +93,20 @@ def run_anomalib(work: Path, ratio: float, num_neighbours: int, seeds: list[int]
     torch.set_num_threads(1)
     data = torch.load(work / 'images.pt', weights_only=True)
     meta = json.loads((work / 'meta.json').read_text())
-    model = PatchcoreModel(layers=list(LAYERS), backbone=meta['backbone'], pre_trained=False,
+    model = PatchcoreModel(layers=meta['layers'], backbone=meta['backbone'], pre_trained=False,
                            num_neighbors=num_neighbours)
     model.feature_extractor.feature_extractor.load_state_dict(torch.load(work / 'backbone.pt', weights_only=True))
-    model.train()
-    with torch.no_grad():
-        for images in batches(data['train']):
-            model(images)
-    embeddings = torch.vstack(model.embedding_store)
-    model.embedding_store.clear()
+
+    def extract():
+        model.train()
+        with torch.no_grad():
+            for images in batches(data['train']):
+                model(images)
+        embeddings = torch.vstack(model.embedding_store)
+        model.embedding_store.clear()
+        return embeddings
+
+    embeddings, extract_seconds, extract_peak = measure(extract)
     runs = []
     for seed in seeds:
         # KCenterGreedy's start is drawn by torch; its sparse projection's columns by
@@ -92,31 +117,59 @@ def run_anomalib(work: Path, ratio: float, num_neighbours: int, seeds: list[int]
         kept, seconds, peak = measure(sampler.select_coreset_idxs)
         model.memory_bank = embeddings[kept]
         model.eval()
-        scores, maps = [], []
-        with torch.no_grad():
-            for images in batches(data['test']):
-                out = model(images)
-                scores.append(out.pred_score.reshape(-1))
-                maps.append(out.anomaly_map.reshape(len(images), *images.shape[-2:]))
-        runs.append(dict(scores=torch.cat(scores), maps=torch.cat(maps), kept=torch.tensor(kept)))
-        runs[-1].update(coreset_seconds=seconds, coreset_peak_mib=peak)
+
+        def predict():
+            scores, maps = [], []
+            with torch.no_grad():
+                for images in batches(data['test']):
+                    out = model(images)
+                    scores.append(out.pred_score.reshape(-1))
+                    maps.append(out.anomaly_map.reshape(len(images), *images.shape[-2:]))
+            return torch.cat(scores), torch.cat(maps)
+
+        (scores, maps), predict_seconds, _ = measure(predict)
+        runs.append(dict(scores=scores, maps=maps, kept=torch.tensor(kept), coreset_seconds=seconds,
+                         fit_seconds=extract_seconds + seconds, fit_peak_mib=max(extract_peak, peak),
+                         predict_ms=1000 * predict_seconds / len(data['test'])))
     torch.save(runs, work / 'anomalib_out.pt')
     import anomalib
     print(json.dumps(dict(bank=len(kept), patches=len(embeddings), dim=embeddings.shape[1],
                           version=anomalib.__version__, torch=torch.__version__)))
 
 
+def install_anomalib(path: Path) -> None:
+    """anomalib and its pure-python imports into ``path`` (once), outside vmem's environment."""
+    stamp = path / '.installed'
+    if stamp.is_file() and stamp.read_text() == '\n'.join(ANOMALIB_PACKAGES):
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps', '--target', str(path),
+               *ANOMALIB_PACKAGES]
+    print(f'# installing anomalib into {path}: {" ".join(command)}', file=sys.stderr)
+    subprocess.run(command, check=True)
+    stamp.write_text('\n'.join(ANOMALIB_PACKAGES))
+
+
 # ---------------------------------------------------------------- vmem side
-def prepare(work: Path, args) -> dict:
+def backbone_config(args) -> dict:
+    config = dict(type='TimmBackbone', model_name=args.backbone, out_indices=tuple(args.out_indices))
+    if args.backbone_file:
+        config['init_cfg'] = dict(type='Pretrained', checkpoint=args.backbone_file)
+    return config
+
+
+def prepare(work: Path, args, category_name: str) -> dict:
     import cv2
 
     from vmem.datasets.synthetic_anomaly import generate_category
     from vmem.models.backbones import TimmBackbone
     from vmem.video import list_frame_folder, read_image
     root = Path(args.data_root) if args.data_root else work / 'data'
-    if not (root / args.category).is_dir():
-        generate_category(root, args.category, size=args.size, seed=0)
-    category = root / args.category
+    if not (root / category_name).is_dir():
+        if args.data_root:
+            raise SystemExit(f'{root / category_name} is missing (generate it first; see the docstring)')
+        generate_category(root, category_name, size=args.size, seed=0)
+    category = root / category_name
 
     def load(paths):
         images = [cv2.resize(read_image(p), (args.size, args.size), interpolation=cv2.INTER_LINEAR) for p in paths]
@@ -137,15 +190,17 @@ def prepare(work: Path, args) -> dict:
                 labels=torch.tensor(labels), masks=torch.from_numpy(np.stack(masks)))
     torch.save(data, work / 'images.pt')
     torch.manual_seed(0)
-    backbone = TimmBackbone(model_name=args.backbone, out_indices=(2, 3))
+    backbone = TimmBackbone(**{k: v for k, v in backbone_config(args).items() if k != 'type'})
+    backbone.init_weights()
     torch.save(backbone.body.state_dict(), work / 'backbone.pt')
-    (work / 'meta.json').write_text(json.dumps(dict(backbone=args.backbone)))
+    layers = list(backbone.body.feature_info.module_name())  # anomalib names the levels by module
+    (work / 'meta.json').write_text(json.dumps(dict(backbone=args.backbone, layers=layers)))
     return data
 
 
 def vmem_model(work: Path, args, target_dim, seed: int, ratio: float | None = None, upsampling: str = 'bilinear'):
     from vmem.models.anomaly import PatchCore
-    model = PatchCore(backbone=dict(type='TimmBackbone', model_name=args.backbone, out_indices=(2, 3)),
+    model = PatchCore(backbone=dict(type='TimmBackbone', model_name=args.backbone, out_indices=tuple(args.out_indices)),
                       target_dim=target_dim, coreset_ratio=args.ratio if ratio is None else ratio,
                       reweight_neighbours=args.num_neighbours, seed=seed, map_upsampling=upsampling)
     model.features.backbone.body.load_state_dict(torch.load(work / 'backbone.pt', weights_only=True))
@@ -155,18 +210,20 @@ def vmem_model(work: Path, args, target_dim, seed: int, ratio: float | None = No
 def vmem_features(model, images: torch.Tensor) -> torch.Tensor:
     """Patch features [N, D] of the training images."""
     collected = []
-    for batch in batches(images):
-        patches = model.features(batch)
-        collected.append(patches.permute(0, 2, 3, 1).reshape(-1, patches.shape[1]))
+    with torch.no_grad():
+        for batch in batches(images):
+            patches = model.features(batch)
+            collected.append(patches.permute(0, 2, 3, 1).reshape(-1, patches.shape[1]))
     return torch.cat(collected)
 
 
 def vmem_scores(model, data: dict) -> dict:
     scores, maps = [], []
-    for images in batches(data['test']):
-        anomaly_maps, image_scores = model.score(images)
-        scores.append(image_scores)
-        maps.append(anomaly_maps)
+    with torch.no_grad():
+        for images in batches(data['test']):
+            anomaly_maps, image_scores = model.score(images)
+            scores.append(image_scores)
+            maps.append(anomaly_maps)
     return dict(scores=torch.cat(scores), maps=torch.cat(maps))
 
 
@@ -176,9 +233,11 @@ def run_vmem(work: Path, data: dict, args, target_dim) -> list[dict]:
     for seed in args.seeds:
         model = vmem_model(work, args, target_dim, seed)
         if features is None:
-            features = vmem_features(model, data['train'])
+            features, extract_seconds, extract_peak = measure(lambda: vmem_features(model, data['train']))
         bank, seconds, peak = measure(lambda: model.build_memory(features))
-        runs.append(dict(vmem_scores(model, data), coreset_seconds=seconds, coreset_peak_mib=peak,
+        result, predict_seconds, _ = measure(lambda: vmem_scores(model, data))
+        runs.append(dict(result, coreset_seconds=seconds, fit_seconds=extract_seconds + seconds,
+                         fit_peak_mib=max(extract_peak, peak), predict_ms=1000 * predict_seconds / len(data['test']),
                          bank=len(bank), patches=len(features), dim=features.shape[1]))
     return runs
 
@@ -221,13 +280,65 @@ def big_bank(args) -> list[str]:
     return lines
 
 
+def run_anomalib_side(work: Path, args) -> tuple[list | None, str]:
+    """anomalib's runs (or None) and a line saying what ran."""
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    if args.anomalib_python:
+        python = args.anomalib_python
+    elif args.install_anomalib or args.anomalib_path:
+        path = Path(args.anomalib_path or DEFAULT_ANOMALIB_PATH)
+        if args.install_anomalib:
+            install_anomalib(path)
+        python = sys.executable
+        env['PYTHONPATH'] = os.pathsep.join([str(path), env.get('PYTHONPATH', '')])
+    else:
+        return None, 'anomalib: not run (no --install-anomalib, --anomalib-path or --anomalib-python given)'
+    command = [python, __file__, '--anomalib-side', str(work), '--ratio', str(args.ratio),
+               '--num-neighbours', str(args.num_neighbours), '--seeds', *map(str, args.seeds)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        return None, f'anomalib: NOT importable or failed with {python}: ' + (done.stderr.strip().splitlines() or ['?'])[-1]
+    info = json.loads(done.stdout.strip().splitlines()[-1])
+    runs = torch.load(work / 'anomalib_out.pt', weights_only=True)
+    for run in runs:
+        run.update(bank=info['bank'], patches=info['patches'], dim=info['dim'])
+    where = env.get('PYTHONPATH', '').split(os.pathsep)[0] if python == sys.executable else python
+    return runs, f'anomalib {info["version"]} (torch {info["torch"]}) from {where}'
+
+
+def table(rows: dict, data: dict) -> list[str]:
+    lines = ['| model | image AUROC | pixel AUROC | PRO | patches -> bank | fit s | predict ms / image | '
+             'fit peak MiB |', '|---|---|---|---|---|---|---|---|']
+    for name, runs in rows.items():
+        metrics = [accuracy(run, data) for run in runs]
+        cells = []
+        for key in ('image_auroc', 'pixel_auroc', 'pro'):
+            values = [m[key] for m in metrics]
+            cells.append(f'{np.mean(values):.4f} ({min(values):.4f}-{max(values):.4f})')
+        fit = float(np.median([run['fit_seconds'] for run in runs]))
+        predict = float(np.median([run['predict_ms'] for run in runs]))
+        peak = max(run['fit_peak_mib'] for run in runs)
+        lines.append(f'| {name} | {" | ".join(cells)} | {runs[0]["patches"]} -> {runs[0]["bank"]} | {fit:.2f} | '
+                     f'{predict:.1f} | {peak:.0f} |')
+    return lines
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--anomalib-python', help="python of a virtualenv with anomalib (not vmem's)")
-    parser.add_argument('--data-root', help='MVTec-layout root holding --category (default: generate one)')
-    parser.add_argument('--category', default='weave')
+    peer = parser.add_argument_group('the anomalib side (one of these; none: vmem only)')
+    peer.add_argument('--install-anomalib', action='store_true',
+                      help='pip install --no-deps --target anomalib and its imports into --anomalib-path')
+    peer.add_argument('--anomalib-path', help=f'folder holding anomalib (default {DEFAULT_ANOMALIB_PATH})')
+    peer.add_argument('--anomalib-python', help="python of a virtualenv with anomalib (not vmem's)")
+    parser.add_argument('--data-root', help='MVTec-layout root holding the categories (default: generate synthetic ones)')
+    parser.add_argument('--category', nargs='+', default=['weave'])
     parser.add_argument('--size', type=int, default=128)
     parser.add_argument('--backbone', default='wide_resnet50_2')
+    parser.add_argument('--backbone-file', help='weights for --backbone (timm or torchvision file; default: seeded random)')
+    parser.add_argument('--out-indices', type=int, nargs=2, default=[2, 3],
+                        help="the backbone's two feature levels (timm indices; WRN-50: layer2, layer3)")
+    parser.add_argument('--target-dims', nargs='+', default=['none', '1024'],
+                        help="vmem PatchCore variants: 'none' = the concatenation (as anomalib), N = channel-pooled")
     parser.add_argument('--ratio', type=float, default=0.1)
     parser.add_argument('--num-neighbours', type=int, default=9, help="reweighting b (anomalib's num_neighbors)")
     parser.add_argument('--big-patches', type=int, default=200000, help='0 skips the large-bank measurements')
@@ -239,61 +350,42 @@ def main(argv=None) -> None:
         run_anomalib(Path(args.anomalib_side), args.ratio, args.num_neighbours, args.seeds)
         return
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    target_dims = [None if dim.lower() == 'none' else int(dim) for dim in args.target_dims]
     torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        data = prepare(work, args)
-        rows = {}
-        anomalib_note = 'anomalib: not run (no --anomalib-python given)'
-        anomalib_runs = None
-        if args.anomalib_python:
-            command = [args.anomalib_python, __file__, '--anomalib-side', str(work), '--ratio', str(args.ratio),
-                       '--num-neighbours', str(args.num_neighbours), '--seeds', *map(str, args.seeds)]
-            done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS='1'))
-            if done.returncode != 0:
-                anomalib_note = ('anomalib: NOT importable or failed with ' + args.anomalib_python + ': '
-                                 + done.stderr.strip().splitlines()[-1])
-            else:
-                info = json.loads(done.stdout.strip().splitlines()[-1])
-                anomalib_runs = torch.load(work / 'anomalib_out.pt', weights_only=True)
-                for run in anomalib_runs:
-                    run.update(bank=info['bank'], patches=info['patches'], dim=info['dim'])
-                rows[f'anomalib {info["version"]} PatchCore ({info["dim"]}-d)'] = anomalib_runs
-                anomalib_note = f'anomalib {info["version"]} (torch {info["torch"]}) in {args.anomalib_python}'
-        for target_dim in (None, 1024):
-            runs = run_vmem(work, data, args, target_dim)
-            rows[f'vmem PatchCore ({runs[0]["dim"]}-d{", channel-pooled" if target_dim else ""})'] = runs
-        print(f'# PatchCore: vmem vs anomalib, {datetime.date.today()}, {platform.machine()} '
-              f'{_cpu_name()}, 1 torch thread each, torch {torch.__version__}')
-        print(f'# {anomalib_note}')
-        print(f'# category {args.category!r}, {args.size} px, {args.backbone} layer2+layer3 (same random seeded '
-              f'weights), coreset {args.ratio:.0%}, reweighting b={args.num_neighbours}, sigma 4; '
-              f'coreset seeds {args.seeds}: mean (min-max) over them')
-        print('| model | image AUROC | pixel AUROC | PRO | patches -> bank | coreset s (median) | coreset peak MiB |')
-        print('|---|---|---|---|---|---|---|')
-        for name, runs in rows.items():
-            metrics = [accuracy(run, data) for run in runs]
-            cells = []
-            for key in ('image_auroc', 'pixel_auroc', 'pro'):
-                values = [m[key] for m in metrics]
-                cells.append(f'{np.mean(values):.4f} ({min(values):.4f}-{max(values):.4f})')
-            seconds = float(np.median([run['coreset_seconds'] for run in runs]))
-            peak = max(run['coreset_peak_mib'] for run in runs)
-            print(f'| {name} | {" | ".join(cells)} | {runs[0]["patches"]} -> {runs[0]["bank"]} | {seconds:.2f} | '
-                  f'{peak:.0f} |')
-        if anomalib_runs:
-            # the same bank through vmem's scoring: equal metrics mean the two sides differ
-            # only in which patches their coresets keep
-            mine = accuracy(vmem_on_anomalib_coreset(work, data, args, anomalib_runs[0]['kept']), data)
-            theirs = accuracy(anomalib_runs[0], data)
-            print(f'\n# vmem scoring on the bank of anomalib\'s coreset (seed {args.seeds[0]}): '
-                  + ', '.join(f'{key} {mine[key]:.4f} (anomalib {theirs[key]:.4f})' for key in mine))
-        if args.big_patches > 0:
-            print()
-            print('| large bank (vmem) | time | peak memory |')
-            print('|---|---|---|')
-            for line in big_bank(args):
-                print(line)
+    weights = args.backbone_file or 'seeded random weights'
+    print(f'# PatchCore: vmem vs anomalib, {datetime.datetime.now():%Y-%m-%d %H:%M}, {platform.machine()} '
+          f'{_cpu_name()}, 1 torch thread each, torch {torch.__version__}')
+    print(f'# {args.size} px, {args.backbone} feature levels {args.out_indices} ({weights}), coreset '
+          f'{args.ratio:.0%}, reweighting b={args.num_neighbours}, sigma 4; coreset seeds {args.seeds}: '
+          'mean (min-max) over them; times are medians')
+    for category in args.category:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            data = prepare(work, args, category)
+            rows = {}
+            anomalib_runs, anomalib_note = run_anomalib_side(work, args)
+            if anomalib_runs:
+                rows[f'anomalib PatchCore ({anomalib_runs[0]["dim"]}-d)'] = anomalib_runs
+            for target_dim in target_dims:
+                runs = run_vmem(work, data, args, target_dim)
+                rows[f'vmem PatchCore ({runs[0]["dim"]}-d{", channel-pooled" if target_dim else ""})'] = runs
+            print(f'\n## category {category!r}: {len(data["train"])} train, {len(data["test"])} test images '
+                  f'({int(data["labels"].sum())} defective)')
+            print(f'# {anomalib_note}')
+            print('\n'.join(table(rows, data)))
+            if anomalib_runs:
+                # the same bank through vmem's scoring: equal metrics mean the two sides differ
+                # only in which patches their coresets keep
+                mine = accuracy(vmem_on_anomalib_coreset(work, data, args, anomalib_runs[0]['kept']), data)
+                theirs = accuracy(anomalib_runs[0], data)
+                print(f'# vmem scoring on the bank of anomalib\'s coreset (seed {args.seeds[0]}): '
+                      + ', '.join(f'{key} {mine[key]:.4f} (anomalib {theirs[key]:.4f})' for key in mine))
+    if args.big_patches > 0:
+        print()
+        print('| large bank (vmem) | time | peak memory |')
+        print('|---|---|---|')
+        for line in big_bank(args):
+            print(line)
 
 
 def _cpu_name() -> str:
