@@ -59,6 +59,8 @@ EXAMPLE_CONFIGS = {
     ('MODELS', 'ChannelMapper'): dict(type='ChannelMapper', in_channels=(64,), out_channels=16),
     ('MODELS', 'RPNHead'): dict(type='RPNHead', in_channels=16, anchor_sizes=((32, 64),)),
     ('MODELS', 'TwoFCBoxHead'): dict(type='TwoFCBoxHead', in_channels=16, fc_channels=32),
+    ('MODELS', 'ConvFCBoxHead'): dict(type='ConvFCBoxHead', in_channels=16, num_convs=2, conv_channels=32,
+                                      fc_channels=32, norm='GN'),
     ('MODELS', 'StandardRoIHead'): dict(
         type='StandardRoIHead', num_classes=3, box_head=dict(type='TwoFCBoxHead', in_channels=16, fc_channels=32)),
     ('MODELS', 'FasterRCNN'): dict(
