@@ -22,7 +22,6 @@ run with random weights: the work per frame, and so time and memory, is the same
 from __future__ import annotations
 
 import argparse
-import datetime
 import statistics
 import sys
 import time
@@ -176,7 +175,7 @@ def main(argv=None) -> int:
         args.videos = [str(asset_path('bikes.mp4')), str(asset_path('bigbuckbunny.mp4'))]
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    print(f'# real videos, {machine_description("cpu")}, {datetime.datetime.now():%H:%M}; '
+    print(f'# real videos, {machine_description("cpu")}; '
           f'detectors at short side {args.short_side}, '
           f'random weights except PatchCore (real ImageNet MobileNetV2)')
     print('| model | video | frames in | frames out | ms / frame (median) | RSS MiB first / last quarter |')
