@@ -75,3 +75,20 @@ def test_results_of_different_splits_are_refused(tmp_path):
     (tmp_path / 'bad.npz').write_bytes(b'not an npz')
     with pytest.raises(ValueError, match='bad.npz: not a VID outcomes file'):
         VIDOutcomes.load(tmp_path / 'bad.npz')
+
+
+def test_the_compare_outcomes_tool_prints_each_subsets_gain(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+    tool = Path(__file__).resolve().parents[2] / 'tools' / 'analysis' / 'compare_outcomes.py'
+    spec = importlib.util.spec_from_file_location('compare_outcomes', tool)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    frames, weak = videos_and_detections(0, range(8), quality=0.5)
+    _, strong = videos_and_detections(1, range(8), quality=0.95)
+    outcomes_of(tmp_path, frames, weak, 'base')
+    outcomes_of(tmp_path, frames, strong, 'other')
+    assert module.main([str(tmp_path / 'base.npz'), str(tmp_path / 'other.npz'), '--samples', '200']) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and lines[0].startswith('all: other - base: +') and 'paired bootstrap over 8 videos' in lines[0]
+    assert module.main([str(tmp_path / 'base.npz'), str(tmp_path / 'missing.npz')]) == 1
