@@ -58,9 +58,8 @@ def _set_resize(pipeline: list, short_side: int) -> None:
     for step in pipeline:
         if step.get('type') == 'Resize':
             step['scale'] = (int(short_side * 1333 / 800), short_side)
-        for inner in ('transforms',):
-            if inner in step:
-                _set_resize(step[inner], short_side)
+        if 'transforms' in step:  # ApplyToFrames
+            _set_resize(step['transforms'], short_side)
 
 
 def detector(name: str, short_side: int):

@@ -9,7 +9,7 @@ from torch import nn
 
 from vmem.registry import MODELS
 
-from .two_fc_box_head import AggregatorSpec, build_aggregator
+from .two_fc_box_head import AggregatorSpec, build_aggregator, enhance_after_fc
 
 
 @MODELS.register_module()
@@ -62,13 +62,7 @@ class ConvFCBoxHead(BaseModule):
     def enhance(self, level: int, features: torch.Tensor, rois: torch.Tensor,
                 context: Optional[dict] = None) -> torch.Tensor:
         """Hook after fc ``level``, before its ReLU. ``rois``: [K, 5] (batch index, xyxy)."""
-        if str(level) not in self.aggregators:
-            return features
-        enhanced = self.aggregators[str(level)](features, rois=rois, context=context)
-        if enhanced.shape != features.shape:
-            raise ValueError(f'aggregator after fc{level + 1} changed the feature shape from '
-                             f'{tuple(features.shape)} to {tuple(enhanced.shape)}')
-        return enhanced
+        return enhance_after_fc(self.aggregators, level, features, rois, context)
 
     def forward(self, roi_features: torch.Tensor, rois: torch.Tensor,
                 context: Optional[dict] = None) -> torch.Tensor:

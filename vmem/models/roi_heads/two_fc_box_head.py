@@ -60,14 +60,7 @@ class TwoFCBoxHead(BaseModule):
     def enhance(self, level: int, features: torch.Tensor, rois: torch.Tensor,
                 context: Optional[dict] = None) -> torch.Tensor:
         """Hook after fc ``level`` (0 or 1), before its ReLU. ``rois``: [K, 5] (batch index, xyxy)."""
-        aggregator = self.aggregators[str(level)] if str(level) in self.aggregators else None
-        if aggregator is None:
-            return features
-        enhanced = aggregator(features, rois=rois, context=context)
-        if enhanced.shape != features.shape:
-            raise ValueError(f'aggregator after fc{level + 1} changed the feature shape from '
-                             f'{tuple(features.shape)} to {tuple(enhanced.shape)}')
-        return enhanced
+        return enhance_after_fc(self.aggregators, level, features, rois, context)
 
     def forward(self, roi_features: torch.Tensor, rois: torch.Tensor,
                 context: Optional[dict] = None) -> torch.Tensor:
@@ -82,6 +75,18 @@ class TwoFCBoxHead(BaseModule):
         for level, fc in enumerate(self.fcs):
             x = self.relu(self.enhance(level, fc(x), rois, context))
         return x
+
+
+def enhance_after_fc(aggregators: nn.ModuleDict, level: int, features: torch.Tensor, rois: torch.Tensor,
+                     context: Optional[dict]) -> torch.Tensor:
+    """The box heads' ``enhance`` hook: fc ``level``'s aggregator, if any, shape-checked."""
+    if str(level) not in aggregators:
+        return features
+    enhanced = aggregators[str(level)](features, rois=rois, context=context)
+    if enhanced.shape != features.shape:
+        raise ValueError(f'aggregator after fc{level + 1} changed the feature shape from '
+                         f'{tuple(features.shape)} to {tuple(enhanced.shape)}')
+    return enhanced
 
 
 def build_aggregator(spec: Union[dict, nn.Module]) -> nn.Module:
